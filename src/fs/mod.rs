@@ -1,0 +1,183 @@
+//! Filesystems: the [`FileSystem`] trait every reader implements, and
+//! signature detection for the ones we only recognise.
+//!
+//! A filesystem is addressed by inode number, as on disk: recovery needs
+//! them (hard links, orphans, problems reported by inode), and it lets a
+//! reader keep going when a path component is damaged. Path lookup is a
+//! provided method on top.
+
+pub mod detect;
+pub mod ext4;
+
+use crate::error::{Error, Result};
+
+/// What an inode is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileKind {
+    File,
+    Dir,
+    Symlink,
+    CharDevice,
+    BlockDevice,
+    Fifo,
+    Socket,
+    Unknown,
+}
+
+impl FileKind {
+    /// From the `S_IFMT` bits of a Unix mode.
+    pub fn from_mode(mode: u32) -> FileKind {
+        match mode & 0o170000 {
+            0o100000 => FileKind::File,
+            0o040000 => FileKind::Dir,
+            0o120000 => FileKind::Symlink,
+            0o020000 => FileKind::CharDevice,
+            0o060000 => FileKind::BlockDevice,
+            0o010000 => FileKind::Fifo,
+            0o140000 => FileKind::Socket,
+            _ => FileKind::Unknown,
+        }
+    }
+
+    /// The `ls -l` type letter.
+    pub fn letter(self) -> char {
+        match self {
+            FileKind::File => '-',
+            FileKind::Dir => 'd',
+            FileKind::Symlink => 'l',
+            FileKind::CharDevice => 'c',
+            FileKind::BlockDevice => 'b',
+            FileKind::Fifo => 'p',
+            FileKind::Socket => 's',
+            FileKind::Unknown => '?',
+        }
+    }
+
+    /// The coarse type of the CLI's `--json` and the web listing.
+    pub fn json_name(self) -> &'static str {
+        match self {
+            FileKind::File => "file",
+            FileKind::Dir => "dir",
+            FileKind::Symlink => "symlink",
+            _ => "other",
+        }
+    }
+}
+
+/// A time as stored: seconds since the epoch (negative before 1970) and
+/// nanoseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct Timestamp {
+    pub secs: i64,
+    pub nanos: u32,
+}
+
+/// An inode's metadata.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Metadata {
+    pub inode: u64,
+    pub kind: FileKind,
+    /// Permission bits including setuid, setgid and sticky (`mode & 0o7777`).
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub size: u64,
+    pub nlink: u32,
+    pub atime: Timestamp,
+    pub mtime: Timestamp,
+    pub ctime: Timestamp,
+    pub crtime: Option<Timestamp>,
+    /// Sentences describing damage found while reading this inode; the
+    /// metadata is still the best the reader could do.
+    pub problems: Vec<String>,
+}
+
+/// One name in a directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirEntry {
+    /// The name's bytes as on disk (not necessarily UTF-8).
+    pub name: Vec<u8>,
+    pub inode: u64,
+    /// The type recorded in the directory entry, when the format has one.
+    pub kind: Option<FileKind>,
+}
+
+/// Facts about an opened filesystem, for `info` and the page.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FsInfo {
+    /// Short format name: "ext4", "ext3", "ext2".
+    pub format: String,
+    pub label: Option<String>,
+    pub uuid: Option<String>,
+    pub block_size: Option<u32>,
+    /// Further facts as (name, value) lines, in display order.
+    pub details: Vec<(String, String)>,
+    /// Damage found while opening; the filesystem still opened.
+    pub problems: Vec<String>,
+}
+
+/// A directory listing that streams; an `Err` item reports a damaged part
+/// of the directory, and iteration may go on past it.
+pub type DirIter<'a> = Box<dyn Iterator<Item = Result<DirEntry>> + 'a>;
+
+/// A readable filesystem, addressed by inode number.
+pub trait FileSystem {
+    fn info(&self) -> FsInfo;
+    /// The root directory's inode.
+    fn root(&self) -> u64;
+    fn stat(&self, inode: u64) -> Result<Metadata>;
+    /// Entries of a directory, without `.` and `..`.
+    fn read_dir(&self, inode: u64) -> Result<DirIter<'_>>;
+    /// Reads file bytes at `offset`; returns how many were read (0 at or
+    /// past the end of the file). Holes read as zeros.
+    fn read_at(&self, inode: u64, offset: u64, buf: &mut [u8]) -> Result<usize>;
+    /// A symlink's target bytes.
+    fn read_link(&self, inode: u64) -> Result<Vec<u8>>;
+
+    /// Finds a name in a directory.
+    fn lookup(&self, dir: u64, name: &[u8]) -> Result<Option<u64>> {
+        for entry in self.read_dir(dir)? {
+            match entry {
+                Ok(e) if e.name == name => return Ok(Some(e.inode)),
+                // A damaged block can't hide the name from later blocks.
+                Ok(_) | Err(_) => {}
+            }
+        }
+        Ok(None)
+    }
+
+    /// Resolves an absolute path (bytes, `/`-separated) without following
+    /// a symlink in the last component. `.` and `..` are resolved by name
+    /// when the format stores them; empty components are skipped.
+    fn resolve(&self, path: &[u8]) -> Result<u64> {
+        let mut inode = self.root();
+        let mut stack: Vec<u64> = Vec::new();
+        for part in path.split(|b| *b == b'/').filter(|p| !p.is_empty() && *p != b".") {
+            if part == b".." {
+                inode = stack.pop().unwrap_or(self.root());
+                continue;
+            }
+            let meta = self.stat(inode)?;
+            if meta.kind != FileKind::Dir {
+                return Err(Error::not_found(format!(
+                    "{} is not a directory",
+                    crate::path::display_bytes(path)
+                )));
+            }
+            match self.lookup(inode, part)? {
+                Some(next) => {
+                    stack.push(inode);
+                    inode = next;
+                }
+                None => {
+                    return Err(Error::not_found(format!(
+                        "no such file or directory: {}",
+                        crate::path::display_bytes(path)
+                    )))
+                }
+            }
+        }
+        Ok(inode)
+    }
+}
