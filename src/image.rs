@@ -1,1 +1,322 @@
-//! Opens the whole stack.
+//! An opened image: container → partition table → volumes → filesystems.
+//!
+//! This is the one entry point the CLI and the browser worker share. It
+//! owns the shared read statistics, opens each readable filesystem once on
+//! first use, and turns inodes into [`Entry`] records (what `ls --json` and
+//! the page show).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use crate::container::{detect::open_disk, Disk, Source};
+use crate::error::{Error, Result};
+use crate::fs::detect::{detect, Detected};
+use crate::fs::ext4::Ext4Fs;
+use crate::fs::{FileKind, FileSystem, Metadata};
+use crate::path::{escape, join};
+use crate::read_at::{IoStats, Reader, Slice};
+use crate::volume::detect::read_table;
+use crate::volume::{Partition, PartitionTable, TableKind};
+
+/// A volume as listed by `info` and the page.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct VolumeInfo {
+    /// 1-based, in table order.
+    pub index: u32,
+    pub offset: u64,
+    pub length: u64,
+    pub type_id: Option<String>,
+    pub type_name: String,
+    pub name: Option<String>,
+    /// Short filesystem name ("ext4"), when recognised.
+    pub fs: Option<&'static str>,
+    pub label: Option<String>,
+    pub uuid: Option<String>,
+    /// Whether its files can be listed.
+    pub supported: bool,
+    /// One sentence: what this volume is and whether it can be read.
+    pub status: String,
+    pub problems: Vec<String>,
+    /// Facts from the filesystem, once opened (block size, features …).
+    pub details: Vec<(String, String)>,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ImageSummary {
+    pub format: String,
+    pub size: u64,
+    pub parts: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TableSummary {
+    pub kind: TableKind,
+    pub notes: Vec<String>,
+}
+
+/// Everything `info` prints.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Info {
+    pub version: &'static str,
+    pub image: ImageSummary,
+    pub table: TableSummary,
+    pub volumes: Vec<VolumeInfo>,
+}
+
+/// One directory entry with its metadata, as listed.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Entry {
+    /// Absolute inside the volume, escaped (see [`crate::path`]).
+    pub path: String,
+    /// The last component, escaped.
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The exact kind (`chardevice`, `fifo` …), beyond `type`.
+    pub file_kind: FileKind,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub size: u64,
+    pub mtime: i64,
+    pub mtime_ns: u32,
+    pub target: Option<String>,
+    pub inode: u64,
+    pub nlink: u32,
+    pub problems: Vec<String>,
+}
+
+pub struct Image {
+    disk: Disk,
+    table: PartitionTable,
+    volumes: Vec<VolumeInfo>,
+    stats: Rc<IoStats>,
+    opened: RefCell<HashMap<u32, Rc<dyn FileSystem>>>,
+}
+
+impl Image {
+    /// Opens an image from its main file and companions. The sources
+    /// should already sit behind chunk caches counting into `stats`.
+    pub fn open(main: Source, others: Vec<Source>, stats: Rc<IoStats>) -> Result<Image> {
+        let disk = open_disk(main, others)?;
+        if disk.reader.size() == 0 {
+            return Err(Error::invalid("the file is empty"));
+        }
+        let table = read_table(&*disk.reader);
+        let mut volumes = Vec::new();
+        for (i, p) in table.partitions.iter().enumerate() {
+            let index = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            let reader: Reader = Rc::new(Slice::new(disk.reader.clone(), p.offset, p.length));
+            volumes.push(describe(index, p, detect(&*reader)));
+        }
+        let image = Image { disk, table, volumes, stats, opened: RefCell::new(HashMap::new()) };
+        // Open readable filesystems now so `info` can show their facts and
+        // problems; failures turn into the volume's status sentence.
+        let mut volumes = image.volumes.clone();
+        for v in volumes.iter_mut().filter(|v| v.supported) {
+            match image.filesystem(v.index) {
+                Ok(fs) => {
+                    let fi = fs.info();
+                    v.label = fi.label.or(v.label.take());
+                    v.uuid = fi.uuid.or(v.uuid.take());
+                    if let Some(bs) = fi.block_size {
+                        v.details.push(("block size".into(), bs.to_string()));
+                    }
+                    v.details.extend(fi.details);
+                    v.problems.extend(fi.problems);
+                }
+                Err(e) => {
+                    v.supported = false;
+                    v.status = format!("{} — can't be opened: {}", v.fs.unwrap_or("filesystem"), e.message());
+                }
+            }
+        }
+        Ok(Image { volumes, ..image })
+    }
+
+    pub fn info(&self) -> Info {
+        Info {
+            version: crate::VERSION,
+            image: ImageSummary {
+                format: self.disk.format.clone(),
+                size: self.disk.reader.size(),
+                parts: self.disk.parts.clone(),
+                notes: self.disk.notes.clone(),
+            },
+            table: TableSummary { kind: self.table.kind, notes: self.table.notes.clone() },
+            volumes: self.volumes.clone(),
+        }
+    }
+
+    pub fn volumes(&self) -> &[VolumeInfo] {
+        &self.volumes
+    }
+
+    pub fn stats(&self) -> &IoStats {
+        &self.stats
+    }
+
+    /// The volume to use when the user named none: the only readable one.
+    pub fn default_volume(&self) -> Result<u32> {
+        let readable: Vec<&VolumeInfo> = self.volumes.iter().filter(|v| v.supported).collect();
+        match readable.as_slice() {
+            [one] => Ok(one.index),
+            [] => Err(Error::not_found("no volume on this image has files Salvage can read")),
+            many => {
+                let names: Vec<String> = many
+                    .iter()
+                    .map(|v| format!("{} ({}{})", v.index, v.fs.unwrap_or("?"), v.label.as_deref().map(|l| format!(" \"{l}\"")).unwrap_or_default()))
+                    .collect();
+                Err(Error::invalid(format!("this image has several readable volumes; choose one with --volume: {}", names.join(", "))))
+            }
+        }
+    }
+
+    /// The filesystem of volume `index` (1-based), opened once.
+    pub fn filesystem(&self, index: u32) -> Result<Rc<dyn FileSystem>> {
+        if let Some(fs) = self.opened.borrow().get(&index) {
+            return Ok(fs.clone());
+        }
+        let v = self
+            .volumes
+            .iter()
+            .find(|v| v.index == index)
+            .ok_or_else(|| Error::not_found(format!("there is no volume {index}; this image has {}", self.volumes.len())))?;
+        if !v.supported {
+            return Err(Error::unsupported(format!("volume {index}: {}", v.status)));
+        }
+        let reader: Reader = Rc::new(Slice::new(self.disk.reader.clone(), v.offset, v.length));
+        let fs: Rc<dyn FileSystem> = match v.fs {
+            Some("ext2" | "ext3" | "ext4") => Rc::new(Ext4Fs::open(reader).map_err(|e| e.at_volume(index))?),
+            _ => return Err(Error::unsupported(format!("volume {index}: {}", v.status))),
+        };
+        self.opened.borrow_mut().insert(index, fs.clone());
+        Ok(fs)
+    }
+
+    /// Builds the listed record of `inode` at `path` (raw bytes).
+    pub fn entry(&self, fs: &dyn FileSystem, path: &[u8], inode: u64) -> Entry {
+        let name = path.rsplit(|b| *b == b'/').next().unwrap_or(b"");
+        match fs.stat(inode) {
+            Ok(m) => entry_from(fs, path, name, &m),
+            Err(e) => Entry {
+                path: escape(path),
+                name: escape(name),
+                kind: "other",
+                file_kind: FileKind::Unknown,
+                mode: 0,
+                uid: 0,
+                gid: 0,
+                size: 0,
+                mtime: 0,
+                mtime_ns: 0,
+                target: None,
+                inode,
+                nlink: 0,
+                problems: vec![format!("can't read this entry's inode: {e}")],
+            },
+        }
+    }
+
+    /// Lists directory `path` (raw bytes) of a filesystem, sorted by name.
+    /// Damaged parts of the directory become entries' problems or a
+    /// placeholder entry, never a failure of the whole listing.
+    pub fn list(&self, fs: &dyn FileSystem, path: &[u8]) -> Result<Vec<Entry>> {
+        let dir = fs.resolve(path)?;
+        let meta = fs.stat(dir)?;
+        if meta.kind != FileKind::Dir {
+            return Ok(vec![entry_from(fs, path, path.rsplit(|b| *b == b'/').next().unwrap_or(b""), &meta)]);
+        }
+        let mut out = Vec::new();
+        for item in fs.read_dir(dir)? {
+            match item {
+                Ok(d) => out.push(self.entry(fs, &join(path, &d.name), d.inode)),
+                Err(e) => out.push(Entry {
+                    path: escape(path),
+                    name: String::new(),
+                    kind: "other",
+                    file_kind: FileKind::Unknown,
+                    mode: 0,
+                    uid: 0,
+                    gid: 0,
+                    size: 0,
+                    mtime: 0,
+                    mtime_ns: 0,
+                    target: None,
+                    inode: 0,
+                    nlink: 0,
+                    problems: vec![format!("part of this directory can't be read: {e}")],
+                }),
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+}
+
+fn entry_from(fs: &dyn FileSystem, path: &[u8], name: &[u8], m: &Metadata) -> Entry {
+    let mut problems = m.problems.clone();
+    let target = if m.kind == FileKind::Symlink {
+        match fs.read_link(m.inode) {
+            Ok(t) => Some(escape(&t)),
+            Err(e) => {
+                problems.push(format!("can't read the link target: {e}"));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    Entry {
+        path: escape(if path.is_empty() { b"/" } else { path }),
+        name: escape(name),
+        kind: m.kind.json_name(),
+        file_kind: m.kind,
+        mode: m.mode & 0o7777,
+        uid: m.uid,
+        gid: m.gid,
+        size: m.size,
+        mtime: m.mtime.secs,
+        mtime_ns: m.mtime.nanos,
+        target,
+        inode: m.inode,
+        nlink: m.nlink,
+        problems,
+    }
+}
+
+fn describe(index: u32, p: &Partition, found: Option<Detected>) -> VolumeInfo {
+    let mut v = VolumeInfo {
+        index,
+        offset: p.offset,
+        length: p.length,
+        type_id: p.type_id.clone(),
+        type_name: p.type_name.clone(),
+        name: p.name.clone(),
+        fs: None,
+        label: None,
+        uuid: None,
+        supported: false,
+        status: String::new(),
+        problems: p.problems.clone(),
+        details: Vec::new(),
+    };
+    match found {
+        Some(d) => {
+            v.fs = Some(d.kind.name());
+            v.label = d.label;
+            v.uuid = d.uuid;
+            v.supported = d.kind.is_readable();
+            v.status = if v.supported { format!("{} — readable", d.kind.display_name()) } else { d.kind.unsupported_sentence() };
+            if let Some(detail) = d.detail {
+                v.details.push(("format".into(), detail));
+            }
+        }
+        None => {
+            v.status = "no filesystem Salvage recognises — it may be empty, encrypted, or a format not supported yet".into();
+        }
+    }
+    v
+}

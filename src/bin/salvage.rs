@@ -1,1 +1,349 @@
-fn main() {}
+//! `salvage`: the command-line face of the same core the page uses.
+//!
+//! A stable interface that tests and benchmarks drive:
+//! `info`, `ls`, `cat`, `export` (see `salvage --help`). Errors print one
+//! sentence on stderr and exit with status 1 (2 for usage errors).
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::process::ExitCode;
+use std::rc::Rc;
+
+use salvage::container::Source;
+use salvage::error::{Error, Result};
+use salvage::fs::{FileKind, FileSystem};
+use salvage::image::{Entry, Image};
+use salvage::path::{escape, unescape};
+use salvage::read_at::{CacheConfig, ChunkCache, IoStats, ReadAt};
+
+const USAGE: &str = "\
+usage:
+  salvage info IMAGE [--with FILE]... [--json]
+  salvage ls IMAGE [--with FILE]... [--volume N] [PATH] [-R] [--json]
+  salvage cat IMAGE [--with FILE]... [--volume N] PATH
+  salvage export IMAGE [--with FILE]... [--volume N] PATH... -o OUT.zip
+
+IMAGE is the disk image; --with adds the other files of the same image
+(split pieces). --volume N is the 1-based index shown by `info`.
+Paths are absolute inside the volume; bytes that are not UTF-8 are
+written and accepted as \\xHH, and a backslash as \\\\.";
+
+/// A native file read with positioned reads.
+struct FileSource {
+    file: std::fs::File,
+    size: u64,
+}
+
+impl ReadAt for FileSource {
+    fn size(&self) -> u64 {
+        self.size
+    }
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        salvage::read_at::check_range(offset, buf.len(), self.size)?;
+        self.file
+            .read_exact_at(buf, offset)
+            .map_err(|e| Error::io(format!("reading {} bytes: {e}", buf.len())).at_offset(offset))
+    }
+}
+
+fn open_source(path: &str, stats: &Rc<IoStats>) -> Result<Source> {
+    let file = std::fs::File::open(path).map_err(|e| Error::not_found(format!("can't open {path}: {e}")))?;
+    let meta = file.metadata().map_err(|e| Error::io(format!("can't read {path}: {e}")))?;
+    if meta.is_dir() {
+        return Err(Error::invalid(format!("{path} is a directory, not a disk image")));
+    }
+    let name = std::path::Path::new(path).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.into());
+    let cached = ChunkCache::new(FileSource { file, size: meta.len() }, CacheConfig::NATIVE, stats.clone());
+    Ok(Source { name, reader: Rc::new(cached) })
+}
+
+#[derive(Default)]
+struct Args {
+    command: String,
+    image: Option<String>,
+    with: Vec<String>,
+    volume: Option<u32>,
+    json: bool,
+    recursive: bool,
+    output: Option<String>,
+    paths: Vec<String>,
+}
+
+fn parse(argv: Vec<String>) -> std::result::Result<Args, String> {
+    let mut it = argv.into_iter();
+    let mut a = Args { command: it.next().ok_or("no command given")?, ..Args::default() };
+    while let Some(arg) = it.next() {
+        let mut value = |flag: &str| it.next().ok_or(format!("{flag} needs a value"));
+        match arg.as_str() {
+            "--with" => a.with.push(value("--with")?),
+            "--volume" => {
+                let v = value("--volume")?;
+                a.volume = Some(v.parse().map_err(|_| format!("--volume takes a number from `salvage info`, not {v:?}"))?);
+            }
+            "-o" | "--output" => a.output = Some(value("-o")?),
+            "--json" => a.json = true,
+            "-R" | "--recursive" => a.recursive = true,
+            s if s.starts_with('-') && s.len() > 1 => return Err(format!("unknown option {s}")),
+            _ if a.image.is_none() => a.image = Some(arg),
+            _ => a.paths.push(arg),
+        }
+    }
+    Ok(a)
+}
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.is_empty() || argv.iter().any(|a| a == "-h" || a == "--help") {
+        println!("salvage {}\n{USAGE}", salvage::VERSION);
+        return ExitCode::SUCCESS;
+    }
+    if argv.iter().any(|a| a == "-V" || a == "--version") {
+        println!("salvage {}", salvage::VERSION);
+        return ExitCode::SUCCESS;
+    }
+    let args = match parse(argv) {
+        Ok(a) => a,
+        Err(msg) => {
+            eprintln!("salvage: {msg}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("salvage: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn open_image(args: &Args) -> Result<Image> {
+    let stats = Rc::new(IoStats::default());
+    let image = args.image.as_deref().ok_or_else(|| Error::invalid("no image given"))?;
+    let main = open_source(image, &stats)?;
+    let others = args.with.iter().map(|p| open_source(p, &stats)).collect::<Result<Vec<_>>>()?;
+    Image::open(main, others, stats)
+}
+
+fn run(args: &Args) -> Result<ExitCode> {
+    match args.command.as_str() {
+        "info" => info(args),
+        "ls" => ls(args),
+        "cat" => cat(args),
+        "export" => {
+            let _image = open_image(args)?;
+            salvage::export::not_implemented()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        other => Err(Error::invalid(format!("unknown command {other:?}; try `salvage --help`"))),
+    }
+}
+
+fn human(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 { format!("{bytes} B") } else { format!("{v:.1} {}", UNITS[u]) }
+}
+
+fn info(args: &Args) -> Result<ExitCode> {
+    let image = open_image(args)?;
+    let info = image.info();
+    let out = std::io::stdout();
+    let mut out = out.lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &info).map_err(|e| Error::io(e.to_string()))?;
+        writeln!(out).ok();
+        return Ok(ExitCode::SUCCESS);
+    }
+    let w = |out: &mut std::io::StdoutLock, s: String| writeln!(out, "{s}").map_err(|e| Error::io(e.to_string()));
+    w(&mut out, format!("image: {} ({}, {} bytes)", info.image.format, human(info.image.size), info.image.size))?;
+    if info.image.parts.len() > 1 {
+        w(&mut out, format!("parts: {}", info.image.parts.join(", ")))?;
+    }
+    for n in &info.image.notes {
+        w(&mut out, format!("note: {n}"))?;
+    }
+    w(&mut out, format!("partition table: {}", serde_json::to_value(info.table.kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()))?;
+    for n in &info.table.notes {
+        w(&mut out, format!("note: {n}"))?;
+    }
+    for v in &info.volumes {
+        w(&mut out, String::new())?;
+        w(&mut out, format!("volume {}: {}", v.index, v.status))?;
+        w(&mut out, format!("  offset {} bytes, size {} ({} bytes)", v.offset, human(v.length), v.length))?;
+        let ty = match &v.type_id {
+            Some(id) => format!("{} ({id})", v.type_name),
+            None => v.type_name.clone(),
+        };
+        w(&mut out, format!("  type: {ty}"))?;
+        if let Some(n) = &v.name {
+            w(&mut out, format!("  name: {n}"))?;
+        }
+        if let Some(l) = &v.label {
+            w(&mut out, format!("  label: {l}"))?;
+        }
+        if let Some(u) = &v.uuid {
+            w(&mut out, format!("  uuid: {u}"))?;
+        }
+        for (k, val) in &v.details {
+            w(&mut out, format!("  {k}: {val}"))?;
+        }
+        for p in &v.problems {
+            w(&mut out, format!("  problem: {p}"))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn select_fs(image: &Image, args: &Args) -> Result<Rc<dyn FileSystem>> {
+    let index = match args.volume {
+        Some(v) => v,
+        None => image.default_volume()?,
+    };
+    image.filesystem(index)
+}
+
+/// `-rwsr-xr-x` from kind and permission bits.
+fn mode_string(kind: FileKind, mode: u32) -> String {
+    let mut s = String::with_capacity(10);
+    s.push(kind.letter());
+    let bit = |m: u32, c: char| if mode & m != 0 { c } else { '-' };
+    let special = |x: u32, sp: u32, on: char, off: char| match (mode & x != 0, mode & sp != 0) {
+        (true, true) => on,
+        (false, true) => off,
+        (true, false) => 'x',
+        (false, false) => '-',
+    };
+    s.push(bit(0o400, 'r'));
+    s.push(bit(0o200, 'w'));
+    s.push(special(0o100, 0o4000, 's', 'S'));
+    s.push(bit(0o040, 'r'));
+    s.push(bit(0o020, 'w'));
+    s.push(special(0o010, 0o2000, 's', 'S'));
+    s.push(bit(0o004, 'r'));
+    s.push(bit(0o002, 'w'));
+    s.push(special(0o001, 0o1000, 't', 'T'));
+    s
+}
+
+fn print_entry(out: &mut impl Write, e: &Entry) -> std::io::Result<()> {
+    let ts = salvage::fs::Timestamp { secs: e.mtime, nanos: e.mtime_ns };
+    write!(out, "{} {:>6} {:>6} {:>12} {} {}", mode_string(e.file_kind, e.mode), e.uid, e.gid, e.size, ts.iso8601(), e.path)?;
+    if let Some(t) = &e.target {
+        write!(out, " -> {t}")?;
+    }
+    writeln!(out)
+}
+
+/// Deepest directory nesting `ls -R` follows; deeper is surely a loop.
+const MAX_DEPTH: usize = 256;
+
+fn ls(args: &Args) -> Result<ExitCode> {
+    let image = open_image(args)?;
+    let fs = select_fs(&image, args)?;
+    let start = match args.paths.as_slice() {
+        [] => b"/".to_vec(),
+        [p] => unescape(p),
+        _ => return Err(Error::invalid("ls takes one path")),
+    };
+    let mut entries = Vec::new();
+    let mut warnings = 0usize;
+    let mut visited = HashSet::new();
+    // Depth-first, each directory's entries followed by its subdirectories'.
+    let mut stack = vec![(start, 0usize)];
+    while let Some((dir, depth)) = stack.pop() {
+        let listed = match image.list(&*fs, &dir) {
+            Ok(l) => l,
+            Err(e) if !entries.is_empty() => {
+                eprintln!("warning: {}: {e}", escape(&dir));
+                warnings += 1;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let mut subdirs = Vec::new();
+        for e in listed {
+            if args.recursive && e.kind == "dir" && e.file_kind == FileKind::Dir {
+                if depth >= MAX_DEPTH || !visited.insert(e.inode) {
+                    eprintln!("warning: {}: directory already listed or nested too deep; not entered again", e.path);
+                    warnings += 1;
+                } else {
+                    subdirs.push((unescape(&e.path), depth + 1));
+                }
+            }
+            entries.push(e);
+        }
+        stack.extend(subdirs.into_iter().rev());
+    }
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let io = |e: std::io::Error| Error::io(format!("writing the listing: {e}"));
+    if args.json {
+        serde_json::to_writer(&mut out, &entries).map_err(|e| Error::io(e.to_string()))?;
+        writeln!(out).map_err(io)?;
+    } else {
+        for e in &entries {
+            print_entry(&mut out, e).map_err(io)?;
+        }
+    }
+    out.flush().map_err(io)?;
+    for e in &entries {
+        for p in &e.problems {
+            eprintln!("warning: {}: {p}", e.path);
+            warnings += 1;
+        }
+    }
+    if warnings > 0 {
+        eprintln!("salvage: {warnings} problem(s) found; see the warnings above");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cat(args: &Args) -> Result<ExitCode> {
+    let image = open_image(args)?;
+    let fs = select_fs(&image, args)?;
+    let [path] = args.paths.as_slice() else {
+        return Err(Error::invalid("cat takes one path"));
+    };
+    let raw = unescape(path);
+    let inode = fs.resolve(&raw)?;
+    let meta = fs.stat(inode)?;
+    if meta.kind != FileKind::File {
+        return Err(Error::invalid(format!("{} is not a regular file", escape(&raw))));
+    }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut offset = 0u64;
+    while offset < meta.size {
+        let n = fs.read_at(inode, offset, &mut buf).map_err(|e| {
+            e.context(format!("{} is incomplete: only {offset} of {} bytes could be read", escape(&raw), meta.size))
+        })?;
+        if n == 0 {
+            return Err(Error::corrupt(format!("{} ends early: {offset} of {} bytes", escape(&raw), meta.size)));
+        }
+        out.write_all(&buf[..n]).map_err(|e| Error::io(format!("writing to stdout: {e}")))?;
+        offset += n as u64;
+    }
+    out.flush().map_err(|e| Error::io(format!("writing to stdout: {e}")))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mode_strings_like_ls() {
+        assert_eq!(mode_string(FileKind::File, 0o4755), "-rwsr-xr-x");
+        assert_eq!(mode_string(FileKind::Dir, 0o1777), "drwxrwxrwt");
+        assert_eq!(mode_string(FileKind::File, 0o2644), "-rw-r-Sr--");
+        assert_eq!(mode_string(FileKind::Symlink, 0o777), "lrwxrwxrwx");
+    }
+}

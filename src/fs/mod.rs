@@ -181,3 +181,47 @@ pub trait FileSystem {
         Ok(inode)
     }
 }
+
+impl Timestamp {
+    /// ISO 8601 in UTC, e.g. `1999-12-31T23:59:59Z`; works for any year,
+    /// before 1970 too (proleptic Gregorian calendar).
+    pub fn iso8601(&self) -> String {
+        let days = self.secs.div_euclid(86_400);
+        let rem = self.secs.rem_euclid(86_400);
+        // Civil-from-days (Howard Hinnant's algorithm), on i64 throughout.
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z.rem_euclid(146_097);
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso8601_handles_any_era() {
+        let t = |secs| Timestamp { secs, nanos: 0 }.iso8601();
+        assert_eq!(t(0), "1970-01-01T00:00:00Z");
+        assert_eq!(t(946_684_799), "1999-12-31T23:59:59Z");
+        assert_eq!(t(-1), "1969-12-31T23:59:59Z");
+        assert_eq!(t(-315_619_200), "1960-01-01T00:00:00Z");
+        assert_eq!(t(4_102_444_800), "2100-01-01T00:00:00Z");
+        assert_eq!(t(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn kinds_from_modes() {
+        assert_eq!(FileKind::from_mode(0o100644), FileKind::File);
+        assert_eq!(FileKind::from_mode(0o040755), FileKind::Dir);
+        assert_eq!(FileKind::from_mode(0o120777), FileKind::Symlink);
+        assert_eq!(FileKind::from_mode(0o000000), FileKind::Unknown);
+    }
+}
