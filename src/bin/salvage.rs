@@ -6,7 +6,6 @@
 
 use std::collections::HashSet;
 use std::io::Write;
-use std::os::unix::fs::FileExt;
 use std::process::ExitCode;
 use std::rc::Rc;
 
@@ -29,10 +28,35 @@ IMAGE is the disk image; --with adds the other files of the same image
 Paths are absolute inside the volume; bytes that are not UTF-8 are
 written and accepted as \\xHH, and a backslash as \\\\.";
 
-/// A native file read with positioned reads.
+/// A native file read with positioned reads (a seek and a read where the
+/// platform has no positioned read).
 struct FileSource {
+    #[cfg(unix)]
     file: std::fs::File,
+    #[cfg(not(unix))]
+    file: std::cell::RefCell<std::fs::File>,
     size: u64,
+}
+
+impl FileSource {
+    fn new(file: std::fs::File, size: u64) -> FileSource {
+        #[cfg(not(unix))]
+        let file = std::cell::RefCell::new(file);
+        FileSource { file, size }
+    }
+
+    #[cfg(unix)]
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        std::os::unix::fs::FileExt::read_exact_at(&self.file, buf, offset)
+    }
+
+    #[cfg(not(unix))]
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut f = self.file.borrow_mut();
+        f.seek(SeekFrom::Start(offset))?;
+        f.read_exact(buf)
+    }
 }
 
 impl ReadAt for FileSource {
@@ -41,8 +65,7 @@ impl ReadAt for FileSource {
     }
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
         salvage::read_at::check_range(offset, buf.len(), self.size)?;
-        self.file
-            .read_exact_at(buf, offset)
+        self.read_at(offset, buf)
             .map_err(|e| Error::io(format!("reading {} bytes: {e}", buf.len())).at_offset(offset))
     }
 }
@@ -54,7 +77,7 @@ fn open_source(path: &str, stats: &Rc<IoStats>) -> Result<Source> {
         return Err(Error::invalid(format!("{path} is a directory, not a disk image")));
     }
     let name = std::path::Path::new(path).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.into());
-    let cached = ChunkCache::new(FileSource { file, size: meta.len() }, CacheConfig::NATIVE, stats.clone());
+    let cached = ChunkCache::new(FileSource::new(file, meta.len()), CacheConfig::NATIVE, stats.clone());
     Ok(Source { name, reader: Rc::new(cached) })
 }
 

@@ -1,0 +1,51 @@
+# The two commands a newcomer needs (see README.md):
+#   make serve   build the page with the sample disk and serve it on http://127.0.0.1:8080
+#   make test    every test: native, wasm in a browser worker, browser end-to-end
+# Both install what they need first (scripts/tools.sh; Debian, as root).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+
+FIXTURES ?= tests/fixtures/out
+PORT ?= 8080
+# wasm-bindgen-test runs its tests in Chromium through chromedriver;
+# webdriver.json carries the browser flags.
+WASM_TEST_ENV := CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+	CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=300
+
+.PHONY: serve build sample fixtures test test-native test-wasm test-e2e tools tools-test clean
+
+serve: build sample
+	python3 scripts/serve.py --port $(PORT) --dir www
+
+build: tools
+	python3 scripts/build-wasm.py
+
+sample: tools
+	bash tests/fixtures/make.sh $(FIXTURES) sample
+	python3 scripts/embed-sample.py $(FIXTURES)/sample.img.gz www/sample/sample-img-gz.js
+
+fixtures: tools-test
+	bash tests/fixtures/make.sh $(FIXTURES)
+
+test: tools-test fixtures test-native test-wasm build sample test-e2e
+	@echo "make test: every part passed"
+
+test-native:
+	SALVAGE_FIXTURES=$(CURDIR)/$(FIXTURES) cargo test --all-targets
+
+test-wasm:
+	$(WASM_TEST_ENV) cargo test --target wasm32-unknown-unknown --test web
+
+test-e2e:
+	SALVAGE_FIXTURES=$(CURDIR)/$(FIXTURES) npm test
+
+tools:
+	bash scripts/tools.sh
+
+tools-test:
+	bash scripts/tools.sh test
+
+clean:
+	rm -rf www/pkg www/sample $(FIXTURES) test-results
