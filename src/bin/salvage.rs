@@ -25,6 +25,7 @@ usage:
 
 IMAGE is the disk image; --with adds the other files of the same image
 (split pieces). --volume N is the 1-based index shown by `info`.
+--stats prints, on stderr, how many reads reached the image file(s).
 Paths are absolute inside the volume; bytes that are not UTF-8 are
 written and accepted as \\xHH, and a backslash as \\\\.";
 
@@ -89,6 +90,7 @@ struct Args {
     volume: Option<u32>,
     json: bool,
     recursive: bool,
+    stats: bool,
     output: Option<String>,
     paths: Vec<String>,
 }
@@ -107,6 +109,7 @@ fn parse(argv: Vec<String>) -> std::result::Result<Args, String> {
             "-o" | "--output" => a.output = Some(value("-o")?),
             "--json" => a.json = true,
             "-R" | "--recursive" => a.recursive = true,
+            "--stats" => a.stats = true,
             s if s.starts_with('-') && s.len() > 1 => return Err(format!("unknown option {s}")),
             _ if a.image.is_none() => a.image = Some(arg),
             _ => a.paths.push(arg),
@@ -132,8 +135,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run(&args) {
+    let result = run(&args);
+    STATS.with(|s| s.borrow_mut().take());
+    match result {
         Ok(code) => code,
+        // The reader of our output went away (`salvage ls … | head`): not an error.
+        Err(e) if e.message() == OUTPUT_CLOSED => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("salvage: {e}");
             ExitCode::from(1)
@@ -141,8 +148,39 @@ fn main() -> ExitCode {
     }
 }
 
+const OUTPUT_CLOSED: &str = "the output was closed";
+
+/// An error writing our output, as one of ours.
+fn output_error(e: std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        Error::io(OUTPUT_CLOSED)
+    } else {
+        Error::io(format!("writing the output: {e}"))
+    }
+}
+
+/// Prints the read counters when dropped, if `--stats` was given.
+struct StatsOnExit(Rc<IoStats>, bool);
+
+impl Drop for StatsOnExit {
+    fn drop(&mut self) {
+        if self.1 {
+            let s = self.0.snapshot();
+            eprintln!(
+                "io: {} source reads, {} bytes read, {} cache hits, {} misses",
+                s.source_reads, s.source_bytes, s.hits, s.misses
+            );
+        }
+    }
+}
+
+thread_local! {
+    static STATS: std::cell::RefCell<Option<StatsOnExit>> = const { std::cell::RefCell::new(None) };
+}
+
 fn open_image(args: &Args) -> Result<Image> {
     let stats = Rc::new(IoStats::default());
+    STATS.with(|s| *s.borrow_mut() = Some(StatsOnExit(stats.clone(), args.stats)));
     let image = args.image.as_deref().ok_or_else(|| Error::invalid("no image given"))?;
     let main = open_source(image, &stats)?;
     let others = args.with.iter().map(|p| open_source(p, &stats)).collect::<Result<Vec<_>>>()?;
@@ -180,11 +218,11 @@ fn info(args: &Args) -> Result<ExitCode> {
     let out = std::io::stdout();
     let mut out = out.lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &info).map_err(|e| Error::io(e.to_string()))?;
-        writeln!(out).ok();
+        serde_json::to_writer_pretty(&mut out, &info).map_err(|e| output_error(e.into()))?;
+        writeln!(out).map_err(output_error)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let w = |out: &mut std::io::StdoutLock, s: String| writeln!(out, "{s}").map_err(|e| Error::io(e.to_string()));
+    let w = |out: &mut std::io::StdoutLock, s: String| writeln!(out, "{s}").map_err(output_error);
     w(&mut out, format!("image: {} ({}, {} bytes)", info.image.format, human(info.image.size), info.image.size))?;
     if info.image.parts.len() > 1 {
         w(&mut out, format!("parts: {}", info.image.parts.join(", ")))?;
@@ -306,9 +344,9 @@ fn ls(args: &Args) -> Result<ExitCode> {
     }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let io = |e: std::io::Error| Error::io(format!("writing the listing: {e}"));
+    let io = output_error;
     if args.json {
-        serde_json::to_writer(&mut out, &entries).map_err(|e| Error::io(e.to_string()))?;
+        serde_json::to_writer(&mut out, &entries).map_err(|e| output_error(e.into()))?;
         writeln!(out).map_err(io)?;
     } else {
         for e in &entries {
@@ -351,10 +389,10 @@ fn cat(args: &Args) -> Result<ExitCode> {
         if n == 0 {
             return Err(Error::corrupt(format!("{} ends early: {offset} of {} bytes", escape(&raw), meta.size)));
         }
-        out.write_all(&buf[..n]).map_err(|e| Error::io(format!("writing to stdout: {e}")))?;
+        out.write_all(&buf[..n]).map_err(output_error)?;
         offset += n as u64;
     }
-    out.flush().map_err(|e| Error::io(format!("writing to stdout: {e}")))?;
+    out.flush().map_err(output_error)?;
     Ok(ExitCode::SUCCESS)
 }
 

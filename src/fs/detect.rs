@@ -24,7 +24,10 @@ pub enum FsKind {
     LinuxRaid,
     Luks,
     Iso9660,
+    Udf,
     Squashfs,
+    /// An ext3/ext4 journal on its own device (`mke2fs -O journal_dev`).
+    ExtJournal,
 }
 
 impl FsKind {
@@ -46,7 +49,9 @@ impl FsKind {
             FsKind::LinuxRaid => "linux_raid",
             FsKind::Luks => "luks",
             FsKind::Iso9660 => "iso9660",
+            FsKind::Udf => "udf",
             FsKind::Squashfs => "squashfs",
+            FsKind::ExtJournal => "ext_journal",
         }
     }
 
@@ -68,7 +73,9 @@ impl FsKind {
             FsKind::LinuxRaid => "Linux software RAID member",
             FsKind::Luks => "LUKS encrypted volume",
             FsKind::Iso9660 => "ISO 9660",
+            FsKind::Udf => "UDF",
             FsKind::Squashfs => "SquashFS",
+            FsKind::ExtJournal => "ext3/ext4 external journal",
         }
     }
 
@@ -81,7 +88,7 @@ impl FsKind {
     pub fn unsupported_sentence(self) -> String {
         let name = self.display_name();
         match self {
-            FsKind::Swap => format!("{name} — holds no files"),
+            FsKind::Swap | FsKind::ExtJournal => format!("{name} — holds no files"),
             FsKind::Lvm2 => format!("{name} — not supported yet; its logical volumes can't be opened"),
             FsKind::LinuxRaid => format!("{name} — not supported yet; the array can't be assembled"),
             FsKind::Luks => format!("{name} — encrypted, not supported yet"),
@@ -185,6 +192,10 @@ fn detect_ext(r: &dyn ReadAt) -> Option<Detected> {
     let compat = le32(&sb, 0x5c);
     let incompat = le32(&sb, 0x60);
     let ro_compat = le32(&sb, 0x64);
+    if incompat & 0x8 != 0 {
+        // INCOMPAT_JOURNAL_DEV: the journal of another filesystem.
+        return Some(Detected { kind: FsKind::ExtJournal, label: label(&sb[0x78..0x88]), uuid: uuid(&sb[0x68..0x78]), detail: None });
+    }
     // Features that only ext4 sets: extents, 64bit, flex_bg, inline data,
     // huge_file, gdt_csum, dir_nlink, extra_isize, metadata_csum.
     let ext4 = incompat & (0x40 | 0x80 | 0x200 | 0x8000) != 0 || ro_compat & (0x8 | 0x10 | 0x20 | 0x40 | 0x400) != 0;
@@ -262,6 +273,28 @@ fn detect_luks(r: &dyn ReadAt) -> Option<Detected> {
     Some(Detected { kind: FsKind::Luks, label: l, uuid: u, detail: Some(detail) })
 }
 
+/// ISO 9660 and UDF share the volume recognition sequence at 32 KiB:
+/// 2 KiB descriptors tagged `CD001`, and for UDF `BEA01` … `NSR02`/`NSR03`.
+fn detect_optical(r: &dyn ReadAt) -> Option<Detected> {
+    let mut iso_label = None;
+    let mut iso = false;
+    for i in 0..16u64 {
+        let Some(b) = read(r, 0x8000 + i * 2048, 0x80) else { break };
+        match &b[1..6] {
+            b"CD001" => {
+                if !iso {
+                    iso_label = label(&b[0x28..0x48]);
+                }
+                iso = true;
+            }
+            b"NSR02" | b"NSR03" => return Some(found(FsKind::Udf)),
+            b"BEA01" | b"BOOT2" | b"CDW02" | b"TEA01" => {}
+            _ => break,
+        }
+    }
+    iso.then(|| Detected { kind: FsKind::Iso9660, label: iso_label, uuid: None, detail: None })
+}
+
 /// Identifies the content of a volume, or None.
 pub fn detect(r: &dyn ReadAt) -> Option<Detected> {
     // Containers first: their payload may look like a filesystem further in.
@@ -293,10 +326,8 @@ pub fn detect(r: &dyn ReadAt) -> Option<Detected> {
             return Some(Detected { kind: FsKind::Btrfs, label: label(&b[0x12b..0x12b + 256 - 0x2b]), uuid: uuid(&b[0x20..0x30]), detail: None });
         }
     }
-    if let Some(b) = read(r, 0x8000, 0x80) {
-        if &b[1..6] == b"CD001" {
-            return Some(Detected { kind: FsKind::Iso9660, label: label(&b[0x28..0x48]), uuid: None, detail: None });
-        }
+    if let Some(d) = detect_optical(r) {
+        return Some(d);
     }
     detect_md(r).or_else(|| detect_swap(r))
 }
