@@ -2,6 +2,8 @@
 //! (mke2fs -d, debugfs -w, e2fsck -fyD), with the source tree and
 //! ext4-view as oracles.
 
+#![allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
+
 use std::collections::{BTreeMap, HashSet};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};

@@ -53,6 +53,8 @@ pub(crate) fn lookup(
     Ok(Run { logical, len: u64::MAX.saturating_sub(logical), physical: None })
 }
 
+// Divisions only, by per_block ≥ 256 and child_span ≥ 1.
+#[allow(clippy::arithmetic_side_effects)]
 /// Walks `levels` indirect levels from `block`, which covers `span` blocks;
 /// `rel` is the asked block's index inside that span.
 fn descend(
@@ -107,6 +109,7 @@ fn run_in(ptrs: &[u32], idx: u64, logical: u64) -> Run {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
 mod tests {
     use super::*;
     use crate::error::Error;

@@ -36,6 +36,7 @@ pub(crate) fn array<const N: usize>(b: &[u8], off: usize) -> [u8; N] {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
 mod tests {
     use super::*;
 

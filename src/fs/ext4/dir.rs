@@ -98,6 +98,7 @@ pub(crate) fn parse_block(block: &[u8], filetype: bool, base: u64) -> Vec<Result
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
 mod tests {
     use super::*;
 

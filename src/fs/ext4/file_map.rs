@@ -36,6 +36,7 @@ pub(crate) fn extent_run(extents: &[Extent], logical: u64) -> Run {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
 mod tests {
     use super::*;
 

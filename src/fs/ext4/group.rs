@@ -32,6 +32,8 @@ impl GroupDesc {
 }
 
 /// The byte offset of group `g`'s descriptor.
+// Divisions only: block size ≥ 1024 and desc_size ≥ 32 (checked by the superblock).
+#[allow(clippy::arithmetic_side_effects)]
 pub(crate) fn desc_offset(sb: &Superblock, g: u32) -> Result<u64> {
     let bs = u64::from(sb.block_size);
     let per_block = bs / u64::from(sb.desc_size);
@@ -65,6 +67,7 @@ pub(crate) fn desc_offset(sb: &Superblock, g: u32) -> Result<u64> {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
 mod tests {
     use super::*;
 

@@ -95,10 +95,7 @@ impl Inode {
         let ctime = time(i_ctime, extra(0x84), "ctime");
         let mtime = time(i_mtime, extra(0x88), "mtime");
         let atime = time(i_atime, extra(0x8C), "atime");
-        let crtime = match extra(0x90) {
-            Some(i_crtime) => Some(time(i_crtime, extra(0x94), "crtime")),
-            None => None,
-        };
+        let crtime = extra(0x90).map(|i_crtime| time(i_crtime, extra(0x94), "crtime"));
         let xattr_start = GOOD_OLD_INODE_SIZE.saturating_add(extra_isize);
         let xattr_area = if b.len() > GOOD_OLD_INODE_SIZE { b.get(xattr_start..).unwrap_or(&[]).to_vec() } else { Vec::new() };
         Ok(Inode {
@@ -146,6 +143,7 @@ pub(crate) fn decode_time(secs: u32, extra: Option<u32>) -> Timestamp {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
 mod tests {
     use super::*;
 

@@ -131,7 +131,10 @@ impl Ext4Fs {
             }
             let index = ino.saturating_sub(1);
             let ipg = u64::from(self.sb.s_inodes_per_group);
-            let group = u32::try_from(index / ipg).map_err(|_| Error::corrupt("group number overflows"))?;
+            // s_inodes_per_group is nonzero (checked by the superblock).
+            #[allow(clippy::arithmetic_side_effects)]
+            let (group, in_group) = (index / ipg, index % ipg);
+            let group = u32::try_from(group).map_err(|_| Error::corrupt("group number overflows"))?;
             let desc_at = group::desc_offset(&self.sb, group)?;
             let desc_len = usize::try_from(self.sb.desc_size).map_err(|_| Error::corrupt("descriptor size overflows"))?;
             let desc = GroupDesc::from_bytes(&read_vec(&*self.reader, desc_at, desc_len)?, self.sb.desc_size)
@@ -142,7 +145,7 @@ impl Ext4Fs {
             let table = self
                 .block_offset(desc.inode_table, table_blocks)
                 .map_err(|e| e.context(format!("group {group}'s inode table")))?;
-            let at = (index % ipg)
+            let at = in_group
                 .checked_mul(isize)
                 .and_then(|o| o.checked_add(table))
                 .ok_or_else(|| Error::corrupt("inode offset overflows"))?;
@@ -241,8 +244,9 @@ impl Ext4Fs {
         let mut done = 0usize;
         while done < want {
             let pos = offset.saturating_add(u64::try_from(done).unwrap_or(u64::MAX));
-            let logical = pos / bs;
-            let within = pos % bs;
+            // The block size is at least 1024.
+            #[allow(clippy::arithmetic_side_effects)]
+            let (logical, within) = (pos / bs, pos % bs);
             let run = self.run_at(l, logical).map_err(|e| e.at_offset(pos))?;
             let avail = run.len.saturating_mul(bs).saturating_sub(within).max(1);
             let n = usize::try_from(avail).unwrap_or(usize::MAX).min(want.saturating_sub(done));

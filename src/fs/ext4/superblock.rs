@@ -325,6 +325,8 @@ impl Superblock {
     }
 }
 
+// base is 3, 5 or 7 and n > 1 inside the loop.
+#[allow(clippy::arithmetic_side_effects)]
 fn is_power_of(mut n: u64, base: u64) -> bool {
     while n > 1 && n % base == 0 {
         n /= base;
@@ -344,6 +346,7 @@ pub(crate) fn c_string(b: &[u8]) -> Option<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
 mod tests {
     use super::*;
 

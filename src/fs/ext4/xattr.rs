@@ -56,6 +56,7 @@ pub(crate) fn find_in_inode(area: &[u8], name_index: u8, name: &[u8]) -> Result<
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
 mod tests {
     use super::*;
 
