@@ -68,6 +68,12 @@ fn make_tree(root: &Path, big: bool, sparse: bool) {
     std::fs::create_dir_all(root.join("a/b/c")).unwrap();
     std::fs::create_dir_all(root.join("empty")).unwrap();
     w("zero", b"");
+    w("hundred", &pseudo_random(100, 7));
+    // Enough names to spill an inline directory into its system.data xattr.
+    std::fs::create_dir_all(root.join("mid")).unwrap();
+    for i in 0..6 {
+        w(&format!("mid/name-{i:03}"), b"m");
+    }
     w("one", b"x");
     w("a/f4095", &pseudo_random(4095, 1));
     w("a/b/f4096", &pseudo_random(4096, 2));
@@ -646,4 +652,50 @@ fn e2fsprogs_corpus_never_panics() {
     }
     eprintln!("corpus: {} images, {opened} opened, {failed} refused, {entries} entries, {errors} errors", images.len());
     std::fs::remove_dir_all(&tmp).unwrap();
+}
+
+/// Counts reads reaching the image.
+struct Counting(Reader, std::cell::Cell<u64>);
+
+impl ReadAt for Counting {
+    fn size(&self) -> u64 {
+        self.0.size()
+    }
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> salvage::Result<()> {
+        self.1.set(self.1.get() + 1);
+        self.0.read_exact_at(offset, buf)
+    }
+}
+
+#[test]
+fn large_reads_take_one_disk_read_per_run() {
+    for (name, args) in [("perf-ext4", &["-t", "ext4", "-b", "4096"][..]), ("perf-ext2", &["-t", "ext2", "-b", "1024"][..])] {
+        let dir = scratch(name);
+        let src = dir.join("src");
+        std::fs::create_dir_all(&src).unwrap();
+        let data = pseudo_random(8 << 20, 11);
+        std::fs::write(src.join("big"), &data).unwrap();
+        let img = dir.join("fs.img");
+        let mut c = tool("mke2fs");
+        c.args(["-q", "-F"]).args(args).arg("-d").arg(&src).arg(&img).arg("32M");
+        run(c, &[0]);
+        let f = std::fs::File::open(&img).unwrap();
+        let len = f.metadata().unwrap().len();
+        let counting = Rc::new(Counting(Rc::new(FileReader(f, len)), std::cell::Cell::new(0)));
+        let fs = Ext4Fs::open(counting.clone()).unwrap();
+        let ino = fs.resolve(b"/big").unwrap();
+        let before = counting.1.get();
+        let mut buf = vec![0u8; 1 << 20];
+        for i in 0..8u64 {
+            assert_eq!(fs.read_at(ino, i << 20, &mut buf).unwrap(), 1 << 20);
+            assert_eq!(buf[..], data[(i << 20) as usize..((i + 1) << 20) as usize]);
+        }
+        let reads = counting.1.get() - before;
+        // ext4: a handful of extents; ext2 1 KiB: runs end at each 256-pointer
+        // indirect block, plus the indirect blocks themselves.
+        let limit = if name == "perf-ext4" { 16 } else { 2 * 8192 / 256 + 64 };
+        assert!(reads <= limit, "{name}: {reads} reads for 8 MiB");
+        eprintln!("{name}: {reads} reads for 8 MiB");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -41,6 +41,8 @@ use superblock::Superblock;
 const EXT4_ROOT_INO: u64 = 2;
 /// Longest symlink target we read (PATH_MAX is 4096; leave room).
 const MAX_SYMLINK_BYTES: u64 = 64 << 10;
+/// Damaged blocks reported for one directory before giving up on the rest.
+const MAX_DIR_ERRORS: u32 = 256;
 /// Indirect blocks kept in memory before the cache is dropped.
 const INDIRECT_CACHE_ENTRIES: usize = 256;
 
@@ -278,6 +280,7 @@ struct DirBlocks<'a> {
     next_block: u64,
     block_count: u64,
     pending: VecDeque<Result<DirEntry>>,
+    errors: u32,
 }
 
 impl DirBlocks<'_> {
@@ -338,6 +341,18 @@ impl Iterator for DirBlocks<'_> {
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             if let Some(item) = self.pending.pop_front() {
+                if item.is_err() {
+                    self.errors = self.errors.saturating_add(1);
+                    if self.errors == MAX_DIR_ERRORS && self.next_block < self.block_count {
+                        // A directory this damaged is mostly garbage: stop reading it.
+                        let skipped = self.block_count.saturating_sub(self.next_block);
+                        self.next_block = self.block_count;
+                        self.pending.push_back(Err(Error::corrupt(format!(
+                            "gave up on the directory after {MAX_DIR_ERRORS} damaged blocks; {skipped} blocks not read"
+                        ))
+                        .at_inode(self.ino)));
+                    }
+                }
                 return Some(item);
             }
             if self.next_block >= self.block_count {
@@ -417,12 +432,7 @@ impl FileSystem for Ext4Fs {
         }
         let filetype = self.sb.has_incompat(superblock::INCOMPAT_FILETYPE);
         if loaded.inode.has_flag(inode::EXT4_INLINE_DATA_FL) {
-            let (head, tail) = inline::parts(&loaded.inode).map_err(|e| e.at_inode(ino))?;
-            // The first 4 bytes are the parent's inode number.
-            let mut items = dir::parse_block(head.get(4..).unwrap_or(&[]), filetype, 4);
-            if !tail.is_empty() {
-                items.extend(dir::parse_block(&tail, filetype, inline::EXT4_MIN_INLINE_DATA_SIZE as u64));
-            }
+            let items = inline::dir_entries(&loaded.inode, filetype).map_err(|e| e.at_inode(ino))?;
             let items: Vec<_> = items.into_iter().map(|r| r.map_err(|e| e.at_inode(ino))).collect();
             return Ok(Box::new(items.into_iter()));
         }
@@ -436,6 +446,7 @@ impl FileSystem for Ext4Fs {
             next_block: 0,
             block_count,
             pending: VecDeque::new(),
+            errors: 0,
         }))
     }
 
