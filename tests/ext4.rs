@@ -139,6 +139,7 @@ struct Seen {
     gid: u32,
     size: u64,
     mtime: i64,
+    mtime_nanos: u32,
     sha: Option<[u8; 32]>,
     link: Option<Vec<u8>>,
 }
@@ -190,6 +191,7 @@ fn walk(fs: &Ext4Fs) -> BTreeMap<Vec<u8>, Seen> {
                 gid: m.gid,
                 size: m.size,
                 mtime: m.mtime.secs,
+                mtime_nanos: m.mtime.nanos,
                 sha,
                 link,
             };
@@ -218,6 +220,8 @@ fn compare_with_source(src: &Path, seen: &BTreeMap<Vec<u8>, Seen>) {
             assert_eq!(got.uid, m.uid(), "uid of {what}");
             assert_eq!(got.gid, m.gid(), "gid of {what}");
             assert_eq!(got.mtime, m.mtime(), "mtime of {what}");
+            // mke2fs -d stores whole seconds only (nanoseconds: see the times test).
+            assert_eq!(got.mtime_nanos, 0, "mtime nanoseconds of {what}");
             let ft = m.file_type();
             if ft.is_dir() {
                 assert_eq!(got.kind, FileKind::Dir, "{what}");
@@ -341,6 +345,11 @@ fn ext4_bigalloc() {
 #[test]
 fn ext4_2k_blocks() {
     check_config("ext4-2k", &["-t", "ext4", "-b", "2048"], "64M", "ext4", 2048);
+}
+
+#[test]
+fn ext2_without_filetype() {
+    check_config("ext2-nofiletype", &["-t", "ext2", "-b", "4096", "-O", "^filetype"], "64M", "ext2", 4096);
 }
 
 #[test]
@@ -698,4 +707,79 @@ fn large_reads_take_one_disk_read_per_run() {
         eprintln!("{name}: {reads} reads for 8 MiB");
         std::fs::remove_dir_all(&dir).unwrap();
     }
+}
+
+#[test]
+fn damage_fails_only_its_inode_or_block_and_says_where() {
+    let dir = scratch("damage");
+    let src = dir.join("src");
+    std::fs::create_dir_all(src.join("many")).unwrap();
+    for i in 0..2000 {
+        std::fs::write(src.join(format!("many/file-with-a-longish-name-{i:05}")), b"x").unwrap();
+    }
+    std::fs::write(src.join("f"), pseudo_random(100_000, 3)).unwrap();
+    std::fs::write(src.join("g"), pseudo_random(100_000, 4)).unwrap();
+    let img = dir.join("fs.img");
+    let mut c = tool("mke2fs");
+    c.args(["-q", "-F", "-t", "ext4", "-b", "4096", "-O", "^dir_index", "-d"]).arg(&src).arg(&img).arg("32M");
+    run(c, &[0]);
+    // Wreck f's extent header (the first word of i_block: magic and entry count).
+    debugfs_script(&img, "sif /f block[0] 0x12345678\n");
+    // Wreck the second block of /many: its first entry's rec_len becomes 3.
+    // The directory's logical block 1, from debugfs's extent list "(1):NNNN".
+    let stat = debugfs_stat(&img, "/many");
+    assert!(stat.contains("(ETB0)"), "expected an extent tree of depth 1: {stat}");
+    let block1: u64 = stat.split("(1):").nth(1).unwrap().split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap();
+    let mut raw = std::fs::read(&img).unwrap();
+    let at = usize::try_from(block1 * 4096 + 4).unwrap();
+    raw[at..at + 2].copy_from_slice(&3u16.to_le_bytes());
+    std::fs::write(&img, &raw).unwrap();
+
+    let fs = open_image(&img);
+    let f = fs.resolve(b"/f").unwrap();
+    let mut buf = vec![0u8; 4096];
+    let e = fs.read_at(f, 0, &mut buf).unwrap_err();
+    assert_eq!(e.to_string(), format!("reading the extent tree, inode {f}: extent header magic is 0x5678, expected 0xf30a"));
+    // Its neighbour still reads.
+    let g = fs.resolve(b"/g").unwrap();
+    assert_eq!(fs.read_at(g, 0, &mut buf).unwrap(), 4096);
+    assert_eq!(buf[..], pseudo_random(4096, 4)[..]);
+
+    let many = fs.resolve(b"/many").unwrap();
+    let items: Vec<_> = fs.read_dir(many).unwrap().collect();
+    let errors: Vec<String> = items.iter().filter_map(|i| i.as_ref().err().map(|e| e.to_string())).collect();
+    assert_eq!(
+        errors,
+        vec![format!(
+            "reading a directory, inode {many}, byte {:#x}: directory entry length 3 is not a multiple of 4 of at least 8",
+            4096
+        )]
+    );
+    let ok = items.iter().filter(|i| i.is_ok()).count();
+    assert!(ok > 1000 && ok < 2000, "{ok}");
+    // Entries after the damaged block are still listed.
+    let last = items.last().unwrap().as_ref().unwrap();
+    assert!(last.name.starts_with(b"file-with-a-longish-name-"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn encrypted_files_are_reported_not_read() {
+    let dir = scratch("encrypt");
+    let src = dir.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("secret"), pseudo_random(10_000, 5)).unwrap();
+    let img = dir.join("fs.img");
+    let mut c = tool("mke2fs");
+    c.args(["-q", "-F", "-t", "ext4", "-b", "4096", "-d"]).arg(&src).arg(&img).arg("8M");
+    run(c, &[0]);
+    debugfs_script(&img, "sif /secret flags 0x80800\n");
+    let fs = open_image(&img);
+    let ino = fs.resolve(b"/secret").unwrap();
+    let m = fs.stat(ino).unwrap();
+    assert_eq!(m.problems, vec!["contents are encrypted (ext4 encryption) and cannot be read".to_string()]);
+    let e = fs.read_at(ino, 0, &mut [0u8; 16]).unwrap_err();
+    assert_eq!(e.kind(), salvage::ErrorKind::Unsupported);
+    assert_eq!(e.to_string(), format!("inode {ino}: contents are encrypted (ext4 encryption) and cannot be read"));
+    std::fs::remove_dir_all(&dir).unwrap();
 }

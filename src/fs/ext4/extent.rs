@@ -18,6 +18,8 @@ const MAX_DEPTH: u16 = 5;
 const EXT_INIT_MAX_LEN: u16 = 32768;
 /// More leaf extents than this in one file is refused rather than held in memory.
 pub(crate) const MAX_EXTENTS: usize = 1 << 21;
+/// Tree nodes read for one file; enough for MAX_EXTENTS in full 1 KiB leaves.
+const MAX_NODES: usize = 1 << 16;
 
 /// One leaf extent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,6 +111,9 @@ fn walk(
             let child = lo_hi(ei_leaf_lo, u32::from(ei_leaf_hi));
             if !visited.insert(child) {
                 return Err(Error::corrupt(format!("extent tree visits block {child} twice")));
+            }
+            if visited.len() > MAX_NODES {
+                return Err(Error::unsupported(format!("extent tree has more than {MAX_NODES} nodes")));
             }
             let bytes = read_block(child)?;
             let child_header = ExtentHeader::from_bytes(&bytes).map_err(|e| e.context(format!("extent node in block {child}")))?;
