@@ -783,3 +783,42 @@ fn encrypted_files_are_reported_not_read() {
     assert_eq!(e.to_string(), format!("inode {ino}: contents are encrypted (ext4 encryption) and cannot be read"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn inode_checksum_mismatch_is_a_problem_not_an_error() {
+    let dir = scratch("csum");
+    let src = dir.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("f"), b"hello").unwrap();
+    let img = dir.join("fs.img");
+    let mut c = tool("mke2fs");
+    c.args(["-q", "-F", "-t", "ext4", "-b", "4096", "-I", "256", "-O", "metadata_csum", "-d"]).arg(&src).arg(&img).arg("8M");
+    run(c, &[0]);
+    let fs = open_image(&img);
+    let ino = fs.resolve(b"/f").unwrap();
+    assert_eq!(fs.stat(ino).unwrap().problems, Vec::<String>::new());
+    drop(fs);
+    let mut c = tool("dumpe2fs");
+    c.arg(&img);
+    let dump = run(c, &[0]);
+    let table: u64 = dump
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Inode table at "))
+        .and_then(|r| r.split('-').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut raw = std::fs::read(&img).unwrap();
+    // Change the atime's low byte of inode `ino`.
+    let at = usize::try_from(table * 4096 + (ino - 1) * 256 + 0x8).unwrap();
+    raw[at] ^= 0x55;
+    std::fs::write(&img, &raw).unwrap();
+    let fs = open_image(&img);
+    let m = fs.stat(ino).unwrap();
+    assert_eq!(m.problems.len(), 1, "{:?}", m.problems);
+    assert!(m.problems[0].starts_with("inode checksum is 0x"), "{:?}", m.problems);
+    let mut buf = [0u8; 16];
+    assert_eq!(fs.read_at(ino, 0, &mut buf).unwrap(), 5);
+    assert_eq!(&buf[..5], b"hello");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

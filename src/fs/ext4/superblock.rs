@@ -22,6 +22,7 @@ pub(crate) const INCOMPAT_META_BG: u32 = 0x10;
 pub(crate) const INCOMPAT_EXTENTS: u32 = 0x40;
 pub(crate) const INCOMPAT_64BIT: u32 = 0x80;
 pub(crate) const INCOMPAT_FLEX_BG: u32 = 0x200;
+pub(crate) const INCOMPAT_CSUM_SEED: u32 = 0x2000;
 pub(crate) const INCOMPAT_INLINE_DATA: u32 = 0x8000;
 // s_feature_ro_compat
 pub(crate) const RO_COMPAT_SPARSE_SUPER: u32 = 0x1;
@@ -115,6 +116,8 @@ pub(crate) struct Superblock {
     pub s_backup_bgs: [u32; 2],
     /// Number of block groups, from the block count.
     pub group_count: u32,
+    /// The metadata_csum seed, when checksums are on.
+    pub csum_seed: Option<u32>,
 }
 
 impl Superblock {
@@ -154,6 +157,7 @@ impl Superblock {
         let s_free_blocks_count_hi = le32(b, 0x158);
         let s_backup_bgs = [le32(b, 0x24C), le32(b, 0x250)];
         let s_mtime_hi = le8(b, 0x275);
+        let s_checksum_seed = le32(b, 0x270);
 
         // Block sizes 1 KiB..64 KiB.
         if s_log_block_size > 6 {
@@ -220,6 +224,13 @@ impl Superblock {
             s_first_meta_bg,
             s_backup_bgs,
             group_count,
+            csum_seed: if s_feature_ro_compat & RO_COMPAT_METADATA_CSUM == 0 {
+                None
+            } else if s_feature_incompat & INCOMPAT_CSUM_SEED != 0 {
+                Some(s_checksum_seed)
+            } else {
+                Some(super::checksum::crc32c_raw(!0, &s_uuid))
+            },
         })
     }
 
