@@ -353,6 +353,17 @@ fn ext2_without_filetype() {
 }
 
 #[test]
+fn ext4_1k_bigalloc() {
+    // First data block 0 with 1 KiB blocks: the descriptors still follow block 1.
+    check_config("ext4-bigalloc-1k", &["-t", "ext4", "-b", "1024", "-O", "bigalloc", "-C", "4096"], "64M", "ext4", 1024);
+}
+
+#[test]
+fn ext4_64k_blocks() {
+    check_config("ext4-64k", &["-t", "ext4", "-b", "65536", "-N", "8192"], "512M", "ext4", 65536);
+}
+
+#[test]
 fn ext2_small_inodes() {
     check_config("ext2-i128", &["-t", "ext2", "-b", "4096", "-I", "128"], "64M", "ext2", 4096);
 }
