@@ -1,0 +1,835 @@
+//! The ext2/3/4 reader against images built at test time by the real tools
+//! (mke2fs -d, debugfs -w, e2fsck -fyD), with the source tree and
+//! ext4-view as oracles.
+
+#![allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
+
+use std::collections::{BTreeMap, HashSet};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use salvage::fs::ext4::Ext4Fs;
+use salvage::fs::{FileKind, FileSystem};
+use salvage::read_at::{MemReader, ReadAt, Reader};
+use sha2::{Digest, Sha256};
+
+const TOOLS_PATH: &str = "/usr/sbin:/sbin:/usr/bin:/bin";
+
+fn tool(name: &str) -> Command {
+    let mut c = Command::new(name);
+    c.env("PATH", TOOLS_PATH);
+    c
+}
+
+fn run(mut c: Command, ok_codes: &[i32]) -> String {
+    let out = c.output().expect("running an e2fsprogs tool");
+    let code = out.status.code().unwrap_or(-1);
+    assert!(
+        ok_codes.contains(&code),
+        "{c:?} exited {code}\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("salvage-ext4-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Deterministic pseudo-random bytes (xorshift64*).
+fn pseudo_random(len: usize, mut seed: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len);
+    while out.len() < len {
+        seed ^= seed >> 12;
+        seed ^= seed << 25;
+        seed ^= seed >> 27;
+        out.extend_from_slice(&seed.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+fn is_root() -> bool {
+    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+}
+
+/// The source tree every image is built from.
+fn make_tree(root: &Path, big: bool, sparse: bool) {
+    use std::os::unix::fs::symlink;
+    let w = |p: &str, data: &[u8]| std::fs::write(root.join(p), data).unwrap();
+    std::fs::create_dir_all(root.join("a/b/c")).unwrap();
+    std::fs::create_dir_all(root.join("empty")).unwrap();
+    w("zero", b"");
+    w("hundred", &pseudo_random(100, 7));
+    // Enough names to spill an inline directory into its system.data xattr.
+    std::fs::create_dir_all(root.join("mid")).unwrap();
+    for i in 0..6 {
+        w(&format!("mid/name-{i:03}"), b"m");
+    }
+    w("one", b"x");
+    w("a/f4095", &pseudo_random(4095, 1));
+    w("a/b/f4096", &pseudo_random(4096, 2));
+    w("a/b/c/f4097", &pseudo_random(4097, 3));
+    if big {
+        w("big", &pseudo_random(3 * 1024 * 1024 + 123, 4));
+    }
+    std::fs::write(root.join(std::ffi::OsStr::from_bytes(b"caf\xe9")), b"non-utf8 name").unwrap();
+    symlink("a/b/f4096", root.join("fast")).unwrap();
+    let long_target = format!("{}/target", "long-directory-name".repeat(5));
+    symlink(&long_target, root.join("slow")).unwrap();
+    std::fs::create_dir_all(root.join("many")).unwrap();
+    for i in 0..2000 {
+        std::fs::write(root.join(format!("many/file-with-a-longish-name-{i:05}")), format!("{i}")).unwrap();
+    }
+    w("setuid", b"#!/bin/sh\n");
+    std::fs::set_permissions(root.join("setuid"), std::fs::Permissions::from_mode(0o4755)).unwrap();
+    std::fs::create_dir_all(root.join("sticky")).unwrap();
+    std::fs::set_permissions(root.join("sticky"), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    w("private", b"secret");
+    std::fs::set_permissions(root.join("private"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    if is_root() {
+        std::os::unix::fs::chown(root.join("private"), Some(1001), Some(1002)).unwrap();
+        std::os::unix::fs::lchown(root.join("fast"), Some(1001), Some(1002)).unwrap();
+        std::os::unix::fs::chown(root.join("a/b"), Some(100_000), Some(100_000)).unwrap();
+    }
+    if sparse {
+        // 4 KiB at 0 and at 70 MiB: past the double-indirect range of 1 KiB blocks.
+        use std::io::{Seek, SeekFrom, Write};
+        let mut f = std::fs::File::create(root.join("sparse")).unwrap();
+        f.write_all(&pseudo_random(4096, 5)).unwrap();
+        f.seek(SeekFrom::Start(70 << 20)).unwrap();
+        f.write_all(&pseudo_random(4096, 6)).unwrap();
+    }
+}
+
+/// An image file read in place (large sparse images don't fit in memory).
+struct FileReader(std::fs::File, u64);
+
+impl ReadAt for FileReader {
+    fn size(&self) -> u64 {
+        self.1
+    }
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> salvage::Result<()> {
+        use std::os::unix::fs::FileExt;
+        self.0.read_exact_at(buf, offset).map_err(|e| salvage::Error::io(e.to_string()).at_offset(offset))
+    }
+}
+
+fn open_image(img: &Path) -> Ext4Fs {
+    let f = std::fs::File::open(img).unwrap();
+    let len = f.metadata().unwrap().len();
+    let reader: Reader = Rc::new(FileReader(f, len));
+    Ext4Fs::open(reader).unwrap()
+}
+
+/// What we read for one path.
+#[derive(Debug)]
+struct Seen {
+    kind: FileKind,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    size: u64,
+    mtime: i64,
+    mtime_nanos: u32,
+    sha: Option<[u8; 32]>,
+    link: Option<Vec<u8>>,
+}
+
+fn sha_of_file(fs: &Ext4Fs, ino: u64, size: u64) -> [u8; 32] {
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut off = 0u64;
+    loop {
+        let n = fs.read_at(ino, off, &mut buf).unwrap_or_else(|e| panic!("reading inode {ino}: {e}"));
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        off += n as u64;
+    }
+    assert_eq!(off, size, "inode {ino} read length");
+    h.finalize().into()
+}
+
+/// Walks the whole tree; every error is a test failure.
+fn walk(fs: &Ext4Fs) -> BTreeMap<Vec<u8>, Seen> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![(Vec::new(), fs.root())];
+    while let Some((path, dir)) = stack.pop() {
+        for e in fs.read_dir(dir).unwrap() {
+            let e = e.unwrap_or_else(|e| panic!("listing {}: {e}", String::from_utf8_lossy(&path)));
+            let mut p = path.clone();
+            p.push(b'/');
+            p.extend_from_slice(&e.name);
+            let m = fs.stat(e.inode).unwrap();
+            assert!(m.problems.is_empty(), "{:?}", m.problems);
+            if let Some(k) = e.kind {
+                assert_eq!(k, m.kind, "dirent type of {}", String::from_utf8_lossy(&p));
+            }
+            let (sha, link) = match m.kind {
+                FileKind::File => (Some(sha_of_file(fs, e.inode, m.size)), None),
+                FileKind::Symlink => (None, Some(fs.read_link(e.inode).unwrap())),
+                FileKind::Dir => {
+                    stack.push((p.clone(), e.inode));
+                    (None, None)
+                }
+                _ => (None, None),
+            };
+            let seen = Seen {
+                kind: m.kind,
+                mode: m.mode,
+                uid: m.uid,
+                gid: m.gid,
+                size: m.size,
+                mtime: m.mtime.secs,
+                mtime_nanos: m.mtime.nanos,
+                sha,
+                link,
+            };
+            assert!(out.insert(p, seen).is_none(), "duplicate name");
+        }
+    }
+    out
+}
+
+/// Compares the walk with the source tree.
+fn compare_with_source(src: &Path, seen: &BTreeMap<Vec<u8>, Seen>) {
+    let mut expected = 0usize;
+    let mut stack = vec![src.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let e = e.unwrap();
+            let path = e.path();
+            let rel = path.strip_prefix(src).unwrap();
+            let mut key = b"/".to_vec();
+            key.extend_from_slice(rel.as_os_str().as_bytes());
+            let got = seen.get(&key).unwrap_or_else(|| panic!("{} missing from the image", rel.display()));
+            expected += 1;
+            let m = std::fs::symlink_metadata(&path).unwrap();
+            let what = rel.display();
+            assert_eq!(got.mode, m.mode() & 0o7777, "mode of {what}");
+            assert_eq!(got.uid, m.uid(), "uid of {what}");
+            assert_eq!(got.gid, m.gid(), "gid of {what}");
+            assert_eq!(got.mtime, m.mtime(), "mtime of {what}");
+            // mke2fs -d stores whole seconds only (nanoseconds: see the times test).
+            assert_eq!(got.mtime_nanos, 0, "mtime nanoseconds of {what}");
+            let ft = m.file_type();
+            if ft.is_dir() {
+                assert_eq!(got.kind, FileKind::Dir, "{what}");
+                stack.push(path);
+            } else if ft.is_symlink() {
+                assert_eq!(got.kind, FileKind::Symlink, "{what}");
+                let target = std::fs::read_link(&path).unwrap();
+                assert_eq!(got.link.as_deref(), Some(target.as_os_str().as_bytes()), "target of {what}");
+                assert_eq!(got.size, m.len(), "size of {what}");
+            } else {
+                assert_eq!(got.kind, FileKind::File, "{what}");
+                assert_eq!(got.size, m.len(), "size of {what}");
+                let want: [u8; 32] = Sha256::digest(std::fs::read(&path).unwrap()).into();
+                assert_eq!(got.sha, Some(want), "bytes of {what}");
+            }
+        }
+    }
+    // lost+found is the only extra.
+    assert_eq!(seen.keys().filter(|k| !k.starts_with(b"/lost+found")).count(), expected);
+}
+
+/// Builds an image with `mke2fs args -d src` and forces htree directories.
+fn build(name: &str, args: &[&str], size: &str, big: bool, sparse: bool) -> (PathBuf, PathBuf) {
+    let dir = scratch(name);
+    let src = dir.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    make_tree(&src, big, sparse);
+    let img = dir.join("fs.img");
+    let mut c = tool("mke2fs");
+    c.args(["-q", "-F", "-E", "root_owner=0:0"]).args(args).arg("-d").arg(&src).arg(&img).arg(size);
+    run(c, &[0]);
+    let mut c = tool("e2fsck");
+    c.args(["-fyD"]).arg(&img);
+    run(c, &[0, 1]);
+    (src, img)
+}
+
+fn check_config(name: &str, args: &[&str], size: &str, format: &str, block_size: u32) {
+    let sparse = name == "ext2-1k";
+    let (src, img) = build(name, args, size, true, sparse);
+    let fs = open_image(&img);
+    let info = fs.info();
+    assert_eq!(info.format, format, "{info:?}");
+    assert_eq!(info.block_size, Some(block_size));
+    assert!(info.problems.is_empty(), "{:?}", info.problems);
+    let seen = walk(&fs);
+    compare_with_source(&src, &seen);
+    // The big directory is indexed when the filesystem has dir_index.
+    let mut c = tool("debugfs");
+    c.args(["-R", "stat /many"]).arg(&img);
+    let stat = run(c, &[0]);
+    if info.details.iter().any(|(k, v)| k == "features" && v.contains("dir_index")) {
+        let flags = stat.split("Flags: 0x").nth(1).and_then(|s| s.split_whitespace().next()).unwrap();
+        let flags = u32::from_str_radix(flags, 16).unwrap();
+        let inline = info.details.iter().any(|(k, v)| k == "features" && v.contains("inline_data"));
+        assert!(flags & 0x1000 != 0 || inline, "/many is not hash-indexed: {stat}");
+    }
+    std::fs::remove_dir_all(src.parent().unwrap()).unwrap();
+}
+
+#[test]
+fn ext2_1k_block_maps_up_to_triple_indirect() {
+    check_config("ext2-1k", &["-t", "ext2", "-b", "1024"], "96M", "ext2", 1024);
+}
+
+#[test]
+fn ext3_4k() {
+    check_config("ext3-4k", &["-t", "ext3", "-b", "4096"], "64M", "ext3", 4096);
+}
+
+#[test]
+fn ext4_4k_default() {
+    check_config("ext4-4k", &["-t", "ext4", "-b", "4096"], "64M", "ext4", 4096);
+}
+
+#[test]
+fn ext4_1k_32bit_no_csum() {
+    check_config("ext4-1k", &["-t", "ext4", "-b", "1024", "-O", "^64bit,^metadata_csum"], "64M", "ext4", 1024);
+}
+
+#[test]
+fn ext4_inline_data() {
+    check_config("ext4-inline", &["-t", "ext4", "-b", "4096", "-O", "inline_data", "-I", "256"], "64M", "ext4", 4096);
+}
+
+#[test]
+fn ext4_meta_bg() {
+    check_config("ext4-metabg", &["-t", "ext4", "-b", "4096", "-O", "meta_bg,^resize_inode"], "64M", "ext4", 4096);
+}
+
+#[test]
+fn ext4_meta_bg_1k_many_groups() {
+    // 128 groups, 32 descriptors a block: 4 meta groups; 32 inodes a group
+    // spread the tree over about 64 groups.
+    check_config(
+        "ext4-metabg-1k",
+        &["-t", "ext4", "-b", "1024", "-N", "4096", "-O", "meta_bg,^resize_inode,^64bit"],
+        "1G",
+        "ext4",
+        1024,
+    );
+}
+
+#[test]
+fn ext4_meta_bg_1k_64bit_many_groups() {
+    // 64-byte descriptors: 16 a block, so 8 meta groups.
+    check_config(
+        "ext4-metabg-1k-64",
+        &["-t", "ext4", "-b", "1024", "-N", "4096", "-O", "meta_bg,^resize_inode,64bit"],
+        "1G",
+        "ext4",
+        1024,
+    );
+}
+
+#[test]
+fn ext4_bigalloc() {
+    check_config("ext4-bigalloc", &["-t", "ext4", "-b", "4096", "-O", "bigalloc", "-C", "16384"], "64M", "ext4", 4096);
+}
+
+#[test]
+fn ext4_2k_blocks() {
+    check_config("ext4-2k", &["-t", "ext4", "-b", "2048"], "64M", "ext4", 2048);
+}
+
+#[test]
+fn ext2_without_filetype() {
+    check_config("ext2-nofiletype", &["-t", "ext2", "-b", "4096", "-O", "^filetype"], "64M", "ext2", 4096);
+}
+
+#[test]
+fn ext4_1k_bigalloc() {
+    // First data block 0 with 1 KiB blocks: the descriptors still follow block 1.
+    check_config("ext4-bigalloc-1k", &["-t", "ext4", "-b", "1024", "-O", "bigalloc", "-C", "4096"], "64M", "ext4", 1024);
+}
+
+#[test]
+fn ext4_64k_blocks() {
+    check_config("ext4-64k", &["-t", "ext4", "-b", "65536", "-N", "8192"], "512M", "ext4", 65536);
+}
+
+#[test]
+fn ext2_small_inodes() {
+    check_config("ext2-i128", &["-t", "ext2", "-b", "4096", "-I", "128"], "64M", "ext2", 4096);
+}
+
+#[test]
+fn info_reports_label_uuid_and_journal() {
+    let dir = scratch("info");
+    let img = dir.join("fs.img");
+    let mut c = tool("mke2fs");
+    c.args(["-q", "-F", "-t", "ext3", "-L", "backup-disk", "-U", "0123abcd-4567-89ab-cdef-0123456789ab"]).arg(&img).arg("8M");
+    run(c, &[0]);
+    let fs = open_image(&img);
+    let info = fs.info();
+    assert_eq!(info.format, "ext3");
+    assert_eq!(info.label.as_deref(), Some("backup-disk"));
+    assert_eq!(info.uuid.as_deref(), Some("0123abcd-4567-89ab-cdef-0123456789ab"));
+    let get = |k: &str| info.details.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    assert_eq!(get("journal").as_deref(), Some("present (not replayed)"));
+    assert_eq!(get("state").as_deref(), Some("clean"));
+    assert!(get("features").unwrap().contains("has_journal"));
+    assert!(get("inodes").is_some() && get("blocks").is_some() && get("free blocks").is_some());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// ext4-view's walk: path → (is dir, size, bytes or link target).
+fn ext4_view_walk(img: &Path) -> BTreeMap<Vec<u8>, (bool, u64, Vec<u8>)> {
+    let fs = ext4_view::Ext4::load(Box::new(std::fs::read(img).unwrap())).unwrap();
+    let mut out = BTreeMap::new();
+    let mut stack = vec![ext4_view::PathBuf::new("/")];
+    while let Some(dir) = stack.pop() {
+        for e in fs.read_dir(&dir).unwrap() {
+            let e = e.unwrap();
+            let fname = e.file_name();
+            let name: &[u8] = fname.as_ref();
+            if name == b"." || name == b".." {
+                continue;
+            }
+            let path = e.path();
+            let m = fs.symlink_metadata(&path).unwrap();
+            let key: Vec<u8> = path.as_ref().to_vec();
+            if m.is_dir() {
+                stack.push(path.clone());
+                out.insert(key, (true, m.len(), Vec::new()));
+            } else if m.is_symlink() {
+                let t = fs.read_link(&path).unwrap();
+                out.insert(key, (false, m.len(), t.as_ref().to_vec()));
+            } else {
+                out.insert(key, (false, m.len(), fs.read(&path).unwrap()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn matches_ext4_view_on_plain_ext4() {
+    let (src, img) = build("ext4-view", &["-t", "ext4", "-b", "4096"], "32M", false, false);
+    let theirs = ext4_view_walk(&img);
+    let fs = open_image(&img);
+    let ours = walk(&fs);
+    assert_eq!(ours.len(), theirs.len());
+    for (path, (is_dir, size, bytes)) in &theirs {
+        let s = ours.get(path).unwrap_or_else(|| panic!("{} missing", String::from_utf8_lossy(path)));
+        assert_eq!(s.kind == FileKind::Dir, *is_dir);
+        assert_eq!(s.size, *size);
+        if s.kind == FileKind::File {
+            let want: [u8; 32] = Sha256::digest(bytes).into();
+            assert_eq!(s.sha, Some(want));
+        } else if s.kind == FileKind::Symlink {
+            assert_eq!(s.link.as_deref(), Some(&bytes[..]));
+        }
+    }
+    std::fs::remove_dir_all(src.parent().unwrap()).unwrap();
+}
+
+fn debugfs_script(img: &Path, script: &str) {
+    let mut c = tool("debugfs");
+    c.args(["-w", "-f", "-"]).arg(img).stdin(std::process::Stdio::piped());
+    let mut child = c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn debugfs_stat(img: &Path, path: &str) -> String {
+    let mut c = tool("debugfs");
+    c.args(["-R", &format!("stat {path}")]).arg(img);
+    run(c, &[0])
+}
+
+#[test]
+fn unwritten_extents_read_as_zeros_over_old_data() {
+    let dir = scratch("unwritten");
+    let src = dir.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("old"), pseudo_random(200 * 1024, 9)).unwrap();
+    let img = dir.join("fs.img");
+    let mut c = tool("mke2fs");
+    c.args(["-q", "-F", "-t", "ext4", "-b", "4096", "-d"]).arg(&src).arg(&img).arg("8M");
+    run(c, &[0]);
+    debugfs_script(&img, "rm /old\nwrite /dev/null f\nfallocate /f 0 49\nsif /f size 204800\n");
+    let stat = debugfs_stat(&img, "/f");
+    assert!(stat.contains("[u]"), "no unwritten extent: {stat}");
+    // The unwritten blocks still hold the deleted file's bytes on disk.
+    let phys: u64 = stat.split("):").nth(1).and_then(|s| s.split('-').next()).unwrap().trim().parse().unwrap();
+    let raw = std::fs::read(&img).unwrap();
+    let start = usize::try_from(phys * 4096).unwrap();
+    assert!(raw[start..start + 4096].iter().any(|b| *b != 0), "test setup: blocks are already zero");
+
+    let fs = open_image(&img);
+    let ino = fs.resolve(b"/f").unwrap();
+    assert_eq!(fs.stat(ino).unwrap().size, 204_800);
+    let mut buf = vec![0xFFu8; 300_000];
+    let n = fs.read_at(ino, 0, &mut buf).unwrap();
+    assert_eq!(n, 204_800);
+    assert!(buf[..n].iter().all(|b| *b == 0));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// debugfs's stored (seconds, extra) for a time field, from `stat`.
+fn debugfs_time(stat: &str, field: &str) -> (u32, u32) {
+    let line = stat.lines().find(|l| l.trim_start().starts_with(&format!("{field}:"))).unwrap();
+    let hex = line.split("0x").nth(1).unwrap();
+    let (secs, extra) = hex.split_once(':').unwrap();
+    let extra: String = extra.chars().take_while(|c| c.is_ascii_hexdigit()).collect();
+    (u32::from_str_radix(secs, 16).unwrap(), u32::from_str_radix(&extra, 16).unwrap())
+}
+
+#[test]
+fn times_before_1970_and_after_2038() {
+    let dir = scratch("times");
+    let img = dir.join("fs.img");
+    let mut c = tool("mke2fs");
+    c.args(["-q", "-F", "-t", "ext4", "-I", "256"]).arg(&img).arg("8M");
+    run(c, &[0]);
+    debugfs_script(
+        &img,
+        "write /dev/null old\nsif /old mtime 19600101000000\n\
+         write /dev/null future\nsif /future mtime 20500101000000\nsif /future mtime_extra 0x1dcd6501\n",
+    );
+    let fs = open_image(&img);
+    for (name, sign) in [("/old", -1i64), ("/future", 1)] {
+        let stat = debugfs_stat(&img, name);
+        let (secs, extra) = debugfs_time(&stat, "mtime");
+        let want = i64::from(secs as i32) + (i64::from(extra & 3) << 32);
+        let m = fs.stat(fs.resolve(name.as_bytes()).unwrap()).unwrap();
+        assert_eq!(m.mtime.secs, want, "{name}: {stat}");
+        assert_eq!(m.mtime.nanos, extra >> 2, "{name}");
+        assert_eq!(m.mtime.secs.signum(), sign, "{name}");
+    }
+    let m = fs.stat(fs.resolve(b"/future").unwrap()).unwrap();
+    assert!(m.mtime.secs > i64::from(i32::MAX));
+    assert_eq!(m.mtime.nanos, 0x1dcd6501 >> 2);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Walks everything, tolerating errors, with budgets; returns (entries, errors).
+fn tolerant_walk(fs: &Ext4Fs, deadline: Instant) -> (usize, usize) {
+    let mut entries = 0usize;
+    let mut errors = 0usize;
+    let mut seen_dirs = HashSet::new();
+    let mut stack = vec![fs.root()];
+    let mut buf = vec![0u8; 1 << 20];
+    while let Some(dir) = stack.pop() {
+        if !seen_dirs.insert(dir) || Instant::now() > deadline {
+            continue;
+        }
+        let _ = fs.info();
+        let iter = match fs.read_dir(dir) {
+            Ok(i) => i,
+            Err(_) => {
+                errors += 1;
+                continue;
+            }
+        };
+        for e in iter.take(100_000) {
+            let Ok(e) = e else {
+                errors += 1;
+                continue;
+            };
+            entries += 1;
+            let Ok(m) = fs.stat(e.inode) else {
+                errors += 1;
+                continue;
+            };
+            match m.kind {
+                FileKind::Dir => stack.push(e.inode),
+                FileKind::Symlink => errors += usize::from(fs.read_link(e.inode).is_err()),
+                _ => {
+                    // Read at most 8 MiB of each file.
+                    let mut off = 0u64;
+                    while off < 8 << 20 {
+                        match fs.read_at(e.inode, off, &mut buf) {
+                            Ok(0) => break,
+                            Ok(n) => off += n as u64,
+                            Err(_) => {
+                                errors += 1;
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    (entries, errors)
+}
+
+#[test]
+fn damaged_metadata_never_panics() {
+    let dir = scratch("fuzz");
+    let src = dir.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    make_tree(&src, false, false);
+    let img = dir.join("fs.img");
+    let mut c = tool("mke2fs");
+    c.args(["-q", "-F", "-t", "ext4", "-b", "1024", "-N", "4096", "-d"]).arg(&src).arg(&img).arg("16M");
+    run(c, &[0]);
+    let mut c = tool("dumpe2fs");
+    c.arg(&img);
+    let dump = run(c, &[0]);
+    // Metadata areas: the first 64 KiB and every inode table.
+    let mut areas: Vec<(usize, usize)> = vec![(0, 64 << 10)];
+    for line in dump.lines() {
+        if let Some(rest) = line.trim().strip_prefix("Inode table at ") {
+            let range = rest.split_whitespace().next().unwrap();
+            let (a, b) = range.split_once('-').unwrap();
+            let (a, b): (usize, usize) = (a.parse().unwrap(), b.parse().unwrap());
+            areas.push((a * 1024, (b + 1) * 1024));
+        }
+    }
+    let clean = std::fs::read(&img).unwrap();
+    let start = Instant::now();
+    let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let (mut opened, mut total_errors) = (0, 0);
+    // 40 images with 50 flipped bytes each: 2,000 flips.
+    for _round in 0..40 {
+        let mut data = clean.clone();
+        for _ in 0..50 {
+            let (a, b) = areas[(next() % areas.len() as u64) as usize];
+            let pos = a + (next() % (b - a) as u64) as usize;
+            data[pos] ^= (next() % 255 + 1) as u8;
+        }
+        let reader: Reader = Rc::new(MemReader::new(data));
+        let Ok(fs) = Ext4Fs::open(reader) else { continue };
+        opened += 1;
+        let (_, errors) = tolerant_walk(&fs, Instant::now() + Duration::from_secs(20));
+        total_errors += errors;
+    }
+    eprintln!("fuzz: {opened}/40 opened, {total_errors} errors, {:?}", start.elapsed());
+    assert!(start.elapsed() < Duration::from_secs(240));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Opens every `image.gz` of the e2fsprogs test corpus (set SALVAGE_CORPUS).
+#[test]
+#[ignore = "needs ../shared/corpus/e2fsprogs and SALVAGE_CORPUS=1"]
+fn e2fsprogs_corpus_never_panics() {
+    if std::env::var_os("SALVAGE_CORPUS").is_none() {
+        eprintln!("SALVAGE_CORPUS not set; skipping");
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/e2fsprogs");
+    let mut images = Vec::new();
+    let mut stack = vec![root.clone()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.file_name().is_some_and(|n| n == "image.gz") {
+                images.push(p);
+            }
+        }
+    }
+    images.sort();
+    let tmp = scratch("corpus");
+    let (mut opened, mut failed, mut entries, mut errors) = (0, 0, 0, 0);
+    for img in &images {
+        let out = Command::new("gzip").arg("-dc").arg(img).output().unwrap();
+        if !out.status.success() {
+            continue;
+        }
+        let path = tmp.join("image");
+        std::fs::write(&path, &out.stdout).unwrap();
+        let reader: Reader = Rc::new(MemReader::new(out.stdout));
+        match Ext4Fs::open(reader) {
+            Ok(fs) => {
+                opened += 1;
+                let t = Instant::now();
+                let (n, e) = tolerant_walk(&fs, t + Duration::from_secs(10));
+                assert!(t.elapsed() < Duration::from_secs(30), "{} took {:?}", img.display(), t.elapsed());
+                entries += n;
+                errors += e;
+            }
+            Err(_) => failed += 1,
+        }
+    }
+    eprintln!("corpus: {} images, {opened} opened, {failed} refused, {entries} entries, {errors} errors", images.len());
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
+
+/// Counts reads reaching the image.
+struct Counting(Reader, std::cell::Cell<u64>);
+
+impl ReadAt for Counting {
+    fn size(&self) -> u64 {
+        self.0.size()
+    }
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> salvage::Result<()> {
+        self.1.set(self.1.get() + 1);
+        self.0.read_exact_at(offset, buf)
+    }
+}
+
+#[test]
+fn large_reads_take_one_disk_read_per_run() {
+    for (name, args) in [("perf-ext4", &["-t", "ext4", "-b", "4096"][..]), ("perf-ext2", &["-t", "ext2", "-b", "1024"][..])] {
+        let dir = scratch(name);
+        let src = dir.join("src");
+        std::fs::create_dir_all(&src).unwrap();
+        let data = pseudo_random(8 << 20, 11);
+        std::fs::write(src.join("big"), &data).unwrap();
+        let img = dir.join("fs.img");
+        let mut c = tool("mke2fs");
+        c.args(["-q", "-F"]).args(args).arg("-d").arg(&src).arg(&img).arg("32M");
+        run(c, &[0]);
+        let f = std::fs::File::open(&img).unwrap();
+        let len = f.metadata().unwrap().len();
+        let counting = Rc::new(Counting(Rc::new(FileReader(f, len)), std::cell::Cell::new(0)));
+        let fs = Ext4Fs::open(counting.clone()).unwrap();
+        let ino = fs.resolve(b"/big").unwrap();
+        let before = counting.1.get();
+        let mut buf = vec![0u8; 1 << 20];
+        for i in 0..8u64 {
+            assert_eq!(fs.read_at(ino, i << 20, &mut buf).unwrap(), 1 << 20);
+            assert_eq!(buf[..], data[(i << 20) as usize..((i + 1) << 20) as usize]);
+        }
+        let reads = counting.1.get() - before;
+        // ext4: a handful of extents; ext2 1 KiB: runs end at each 256-pointer
+        // indirect block, plus the indirect blocks themselves.
+        let limit = if name == "perf-ext4" { 16 } else { 2 * 8192 / 256 + 64 };
+        assert!(reads <= limit, "{name}: {reads} reads for 8 MiB");
+        eprintln!("{name}: {reads} reads for 8 MiB");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+#[test]
+fn damage_fails_only_its_inode_or_block_and_says_where() {
+    let dir = scratch("damage");
+    let src = dir.join("src");
+    std::fs::create_dir_all(src.join("many")).unwrap();
+    for i in 0..2000 {
+        std::fs::write(src.join(format!("many/file-with-a-longish-name-{i:05}")), b"x").unwrap();
+    }
+    std::fs::write(src.join("f"), pseudo_random(100_000, 3)).unwrap();
+    std::fs::write(src.join("g"), pseudo_random(100_000, 4)).unwrap();
+    let img = dir.join("fs.img");
+    let mut c = tool("mke2fs");
+    c.args(["-q", "-F", "-t", "ext4", "-b", "4096", "-O", "^dir_index", "-d"]).arg(&src).arg(&img).arg("32M");
+    run(c, &[0]);
+    // Wreck f's extent header (the first word of i_block: magic and entry count).
+    debugfs_script(&img, "sif /f block[0] 0x12345678\n");
+    // Wreck the second block of /many: its first entry's rec_len becomes 3.
+    // The directory's logical block 1, from debugfs's extent list "(1):NNNN".
+    let stat = debugfs_stat(&img, "/many");
+    assert!(stat.contains("(ETB0)"), "expected an extent tree of depth 1: {stat}");
+    let block1: u64 = stat.split("(1):").nth(1).unwrap().split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap();
+    let mut raw = std::fs::read(&img).unwrap();
+    let at = usize::try_from(block1 * 4096 + 4).unwrap();
+    raw[at..at + 2].copy_from_slice(&3u16.to_le_bytes());
+    std::fs::write(&img, &raw).unwrap();
+
+    let fs = open_image(&img);
+    let f = fs.resolve(b"/f").unwrap();
+    let mut buf = vec![0u8; 4096];
+    let e = fs.read_at(f, 0, &mut buf).unwrap_err();
+    assert_eq!(e.to_string(), format!("reading the extent tree, inode {f}: extent header magic is 0x5678, expected 0xf30a"));
+    // Its neighbour still reads.
+    let g = fs.resolve(b"/g").unwrap();
+    assert_eq!(fs.read_at(g, 0, &mut buf).unwrap(), 4096);
+    assert_eq!(buf[..], pseudo_random(4096, 4)[..]);
+
+    let many = fs.resolve(b"/many").unwrap();
+    let items: Vec<_> = fs.read_dir(many).unwrap().collect();
+    let errors: Vec<String> = items.iter().filter_map(|i| i.as_ref().err().map(|e| e.to_string())).collect();
+    assert_eq!(
+        errors,
+        vec![format!(
+            "reading a directory, inode {many}, byte {:#x}: directory entry length 3 is not a multiple of 4 of at least 8",
+            4096
+        )]
+    );
+    let ok = items.iter().filter(|i| i.is_ok()).count();
+    assert!(ok > 1000 && ok < 2000, "{ok}");
+    // Entries after the damaged block are still listed.
+    let last = items.last().unwrap().as_ref().unwrap();
+    assert!(last.name.starts_with(b"file-with-a-longish-name-"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn encrypted_files_are_reported_not_read() {
+    let dir = scratch("encrypt");
+    let src = dir.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("secret"), pseudo_random(10_000, 5)).unwrap();
+    let img = dir.join("fs.img");
+    let mut c = tool("mke2fs");
+    c.args(["-q", "-F", "-t", "ext4", "-b", "4096", "-d"]).arg(&src).arg(&img).arg("8M");
+    run(c, &[0]);
+    debugfs_script(&img, "sif /secret flags 0x80800\n");
+    let fs = open_image(&img);
+    let ino = fs.resolve(b"/secret").unwrap();
+    let m = fs.stat(ino).unwrap();
+    assert_eq!(m.problems, vec!["contents are encrypted (ext4 encryption) and cannot be read".to_string()]);
+    let e = fs.read_at(ino, 0, &mut [0u8; 16]).unwrap_err();
+    assert_eq!(e.kind(), salvage::ErrorKind::Unsupported);
+    assert_eq!(e.to_string(), format!("inode {ino}: contents are encrypted (ext4 encryption) and cannot be read"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn inode_checksum_mismatch_is_a_problem_not_an_error() {
+    let dir = scratch("csum");
+    let src = dir.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("f"), b"hello").unwrap();
+    let img = dir.join("fs.img");
+    let mut c = tool("mke2fs");
+    c.args(["-q", "-F", "-t", "ext4", "-b", "4096", "-I", "256", "-O", "metadata_csum", "-d"]).arg(&src).arg(&img).arg("8M");
+    run(c, &[0]);
+    let fs = open_image(&img);
+    let ino = fs.resolve(b"/f").unwrap();
+    assert_eq!(fs.stat(ino).unwrap().problems, Vec::<String>::new());
+    drop(fs);
+    let mut c = tool("dumpe2fs");
+    c.arg(&img);
+    let dump = run(c, &[0]);
+    let table: u64 = dump
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Inode table at "))
+        .and_then(|r| r.split('-').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut raw = std::fs::read(&img).unwrap();
+    // Change the atime's low byte of inode `ino`.
+    let at = usize::try_from(table * 4096 + (ino - 1) * 256 + 0x8).unwrap();
+    raw[at] ^= 0x55;
+    std::fs::write(&img, &raw).unwrap();
+    let fs = open_image(&img);
+    let m = fs.stat(ino).unwrap();
+    assert_eq!(m.problems.len(), 1, "{:?}", m.problems);
+    assert!(m.problems[0].starts_with("inode checksum is 0x"), "{:?}", m.problems);
+    let mut buf = [0u8; 16];
+    assert_eq!(fs.read_at(ino, 0, &mut buf).unwrap(), 5);
+    assert_eq!(&buf[..5], b"hello");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
