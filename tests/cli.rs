@@ -145,23 +145,39 @@ impl Run {
             "the CLI panicked: {}",
             self.describe()
         );
-        assert!(self.status.code().is_some(), "the CLI was killed by a signal: {}", self.describe());
+        assert!(
+            self.status.code().is_some(),
+            "the CLI was killed by a signal: {}",
+            self.describe()
+        );
         self
     }
 
     /// Asserts success and returns self.
     fn ok(&self) -> &Self {
         self.no_panic();
-        assert!(self.status.success(), "expected success: {}", self.describe());
+        assert!(
+            self.status.success(),
+            "expected success: {}",
+            self.describe()
+        );
         self
     }
 
     /// Asserts a clean failure: non-zero exit, a message on stderr, no panic.
     fn fails(&self) -> &Self {
         self.no_panic();
-        assert!(!self.status.success(), "expected failure: {}", self.describe());
+        assert!(
+            !self.status.success(),
+            "expected failure: {}",
+            self.describe()
+        );
         let message = self.stderr.trim();
-        assert!(!message.is_empty(), "failed without saying why: {}", self.describe());
+        assert!(
+            !message.is_empty(),
+            "failed without saying why: {}",
+            self.describe()
+        );
         assert!(
             message.lines().count() <= 3,
             "an error should be one sentence, not a dump: {}",
@@ -229,14 +245,23 @@ where
             let _ = child.kill();
             let _ = child.wait();
             let shown: Vec<_> = args.iter().map(|a| a.to_string_lossy()).collect();
-            panic!("salvage {} did not finish within {limit:?}", shown.join(" "));
+            panic!(
+                "salvage {} did not finish within {limit:?}",
+                shown.join(" ")
+            );
         }
         std::thread::sleep(Duration::from_millis(5));
     };
     let elapsed = started.elapsed();
     let stdout = out_thread.join().expect("stdout reader");
     let stderr = String::from_utf8_lossy(&err_thread.join().expect("stderr reader")).into_owned();
-    Run { args, status, stdout, stderr, elapsed }
+    Run {
+        args,
+        status,
+        stdout,
+        stderr,
+        elapsed,
+    }
 }
 
 fn salvage<I, S>(args: I) -> Run
@@ -257,7 +282,10 @@ struct Image {
 
 impl Image {
     fn fixture(name: &str) -> Image {
-        Image { args: vec![fixture(name).into()], name: name.to_owned() }
+        Image {
+            args: vec![fixture(name).into()],
+            name: name.to_owned(),
+        }
     }
 
     /// gpt.img as three pieces.
@@ -267,7 +295,10 @@ impl Image {
             args.push("--with".into());
             args.push(fixture(piece).into());
         }
-        Image { args, name: "split.000".to_owned() }
+        Image {
+            args,
+            name: "split.000".to_owned(),
+        }
     }
 
     fn info(&self) -> Value {
@@ -291,14 +322,21 @@ impl Image {
 
     /// `ls -R --json /` of one volume, keyed by path.
     fn walk(&self, volume: Option<u32>) -> BTreeMap<String, Value> {
-        let run = self.run("ls", volume, &[OsStr::new("/"), OsStr::new("-R"), OsStr::new("--json")]);
+        let run = self.run(
+            "ls",
+            volume,
+            &[OsStr::new("/"), OsStr::new("-R"), OsStr::new("--json")],
+        );
         let list = run.ok().json();
         let entries = list.as_array().expect("ls --json prints an array");
         let mut by_path = BTreeMap::new();
         for e in entries {
             let path = e["path"].as_str().expect("entry has a path").to_owned();
             assert!(path.starts_with('/'), "paths are absolute: {path}");
-            assert!(by_path.insert(path.clone(), e.clone()).is_none(), "{path} listed twice");
+            assert!(
+                by_path.insert(path.clone(), e.clone()).is_none(),
+                "{path} listed twice"
+            );
         }
         by_path
     }
@@ -361,7 +399,12 @@ fn source_tree(root: &Path) -> BTreeMap<String, TreeEntry> {
                 "other"
             };
             let target = ft.is_symlink().then(|| {
-                escape(std::fs::read_link(&host).expect("readlink").as_os_str().as_bytes())
+                escape(
+                    std::fs::read_link(&host)
+                        .expect("readlink")
+                        .as_os_str()
+                        .as_bytes(),
+                )
             });
             out.insert(
                 path.clone(),
@@ -418,12 +461,25 @@ fn assert_volume_equals_tree(image: &Image, volume: Option<u32>) {
         if want.kind != "dir" {
             check("size", &got["size"], want.size.into());
         }
-        check("target", &got["target"], want.target.clone().map_or(Value::Null, Value::from));
-        check("name", &got["name"], path.rsplit('/').next().unwrap_or_default().into());
+        check(
+            "target",
+            &got["target"],
+            want.target.clone().map_or(Value::Null, Value::from),
+        );
+        check(
+            "name",
+            &got["name"],
+            path.rsplit('/').next().unwrap_or_default().into(),
+        );
         // mtime_ns: either the nanosecond part or the whole time in ns.
         match got["mtime_ns"].as_i64() {
             Some(ns) if ns == want.mtime_nsec => {}
-            Some(ns) if Some(ns) == want.mtime.checked_mul(1_000_000_000).map(|s| s + want.mtime_nsec) => {}
+            Some(ns)
+                if Some(ns)
+                    == want
+                        .mtime
+                        .checked_mul(1_000_000_000)
+                        .and_then(|s| s.checked_add(want.mtime_nsec)) => {}
             other => problems.push(format!("{path}: mtime_ns is {other:?}")),
         }
         if !got["problems"].as_array().is_some_and(|p| p.is_empty()) {
@@ -434,7 +490,9 @@ fn assert_volume_equals_tree(image: &Image, volume: Option<u32>) {
         }
     }
     for path in listed.keys() {
-        let extra = MKFS_EXTRAS.iter().any(|x| path == x || path.starts_with(&format!("{x}/")));
+        let extra = MKFS_EXTRAS
+            .iter()
+            .any(|x| path == x || path.starts_with(&format!("{x}/")));
         if !tree.contains_key(path) && !extra && path != "/" {
             problems.push(format!("{path}: listed but not in the source tree"));
         }
@@ -446,7 +504,10 @@ fn assert_volume_equals_tree(image: &Image, volume: Option<u32>) {
         if !got.status.success() {
             problems.push(format!("{path}: cat failed: {}", got.stderr.trim()));
         } else if sha256(&got.stdout) != sha256(&bytes) {
-            problems.push(format!("{path}: cat gave {} bytes that differ from the source", got.stdout.len()));
+            problems.push(format!(
+                "{path}: cat gave {} bytes that differ from the source",
+                got.stdout.len()
+            ));
         }
     }
     assert!(
@@ -464,13 +525,24 @@ fn assert_volume_equals_tree(image: &Image, volume: Option<u32>) {
 fn assert_info_matches_expected(image: &Image) {
     let want = expected_image(&image.name);
     let info = image.info();
-    assert_eq!(info["table"]["kind"], want["table"], "{}: table kind; info: {info:#}", image.name);
+    assert_eq!(
+        info["table"]["kind"], want["table"],
+        "{}: table kind; info: {info:#}",
+        image.name
+    );
     assert!(info["version"].is_string(), "info has a version: {info:#}");
     let got = info["volumes"].as_array().expect("volumes is an array");
     let want_vols = want["volumes"].as_array().expect("expected volumes");
-    assert_eq!(got.len(), want_vols.len(), "{}: number of volumes; info: {info:#}", image.name);
+    assert_eq!(
+        got.len(),
+        want_vols.len(),
+        "{}: number of volumes; info: {info:#}",
+        image.name
+    );
     for (g, w) in got.iter().zip(want_vols) {
-        for field in ["index", "offset", "length", "type_id", "name", "fs", "label"] {
+        for field in [
+            "index", "offset", "length", "type_id", "name", "fs", "label",
+        ] {
             assert_eq!(
                 g[field], w[field],
                 "{}: volume {} field {field}; got {g:#}",
@@ -478,26 +550,44 @@ fn assert_info_matches_expected(image: &Image) {
             );
         }
         let fs = w["fs"].as_str().unwrap_or_default();
-        assert_eq!(g["supported"], Value::Bool(fs.starts_with("ext")), "{}: {g:#}", image.name);
-        assert!(g["status"].as_str().is_some_and(|s| !s.is_empty()), "status sentence: {g:#}");
+        assert_eq!(
+            g["supported"],
+            Value::Bool(fs.starts_with("ext")),
+            "{}: {g:#}",
+            image.name
+        );
+        assert!(
+            g["status"].as_str().is_some_and(|s| !s.is_empty()),
+            "status sentence: {g:#}"
+        );
         assert!(g["problems"].is_array(), "problems list: {g:#}");
     }
 }
 
 fn image_size(names: &[&str]) -> u64 {
-    names.iter().map(|n| std::fs::metadata(fixture(n)).expect("stat fixture").len()).sum()
+    names
+        .iter()
+        .map(|n| std::fs::metadata(fixture(n)).expect("stat fixture").len())
+        .sum()
 }
 
 #[test]
 fn generated_expected_json_matches_committed() {
-    let generated: Value =
-        serde_json::from_str(&std::fs::read_to_string(fixture("expected.json")).expect("read generated"))
-            .expect("parse generated expected.json");
+    let generated: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("expected.json")).expect("read generated"),
+    )
+    .expect("parse generated expected.json");
     // Images skipped on this machine are absent from the generated file.
     let skipped = skipped();
     let mut committed = expected().clone();
-    committed.as_object_mut().expect("object").retain(|k, _| !skipped.contains(k));
-    assert_eq!(generated, committed, "re-run make.sh and commit its expected.json (tool versions changed?)");
+    committed
+        .as_object_mut()
+        .expect("object")
+        .retain(|k, _| !skipped.contains(k));
+    assert_eq!(
+        generated, committed,
+        "re-run make.sh and commit its expected.json (tool versions changed?)"
+    );
 }
 
 #[test]
@@ -507,7 +597,13 @@ fn info_gpt() {
     let info = image.info();
     assert_eq!(info["image"]["format"], "raw");
     assert_eq!(info["image"]["size"], image_size(&["gpt.img"]));
-    assert_eq!(info["volumes"][0]["type_name"].as_str().map(|s| s.contains("EFI")), Some(true), "{info:#}");
+    assert_eq!(
+        info["volumes"][0]["type_name"]
+            .as_str()
+            .map(|s| s.contains("EFI")),
+        Some(true),
+        "{info:#}"
+    );
     assert_eq!(info["volumes"][1]["type_name"], "Linux filesystem");
 }
 
@@ -519,7 +615,11 @@ fn info_mbr_with_logical_partitions() {
     assert_info_matches_expected(&image);
     let info = image.info();
     assert!(
-        info["volumes"].as_array().expect("volumes").iter().all(|v| v["type_id"] != "0x05" && v["type_id"] != "0x0f"),
+        info["volumes"]
+            .as_array()
+            .expect("volumes")
+            .iter()
+            .all(|v| v["type_id"] != "0x05" && v["type_id"] != "0x0f"),
         "the extended container is not a volume: {info:#}"
     );
 }
@@ -530,7 +630,10 @@ fn info_bare_ext4() {
     assert_info_matches_expected(&image);
     let info = image.info();
     assert_eq!(info["table"]["kind"], "none");
-    assert_eq!(info["volumes"][0]["uuid"], "5a1ba6e0-0000-4000-8000-000000000001", "{info:#}");
+    assert_eq!(
+        info["volumes"][0]["uuid"], "5a1ba6e0-0000-4000-8000-000000000001",
+        "{info:#}"
+    );
 }
 
 #[test]
@@ -539,9 +642,17 @@ fn info_split_raw() {
     assert_info_matches_expected(&image);
     let info = image.info();
     assert_eq!(info["image"]["format"], "split raw");
-    assert_eq!(info["image"]["size"], image_size(&["split.000", "split.001", "split.002"]));
+    assert_eq!(
+        info["image"]["size"],
+        image_size(&["split.000", "split.001", "split.002"])
+    );
     assert_eq!(info["image"]["size"], image_size(&["gpt.img"]));
-    let parts: Vec<_> = info["image"]["parts"].as_array().expect("parts").iter().filter_map(Value::as_str).collect();
+    let parts: Vec<_> = info["image"]["parts"]
+        .as_array()
+        .expect("parts")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
     assert_eq!(parts.len(), 3, "{info:#}");
     for (part, want) in parts.iter().zip(["split.000", "split.001", "split.002"]) {
         assert!(part.ends_with(want), "part {part} should be {want}");
@@ -555,7 +666,10 @@ fn info_gpt_from_backup_header() {
     let info = image.info();
     let notes = info["table"]["notes"].as_array().expect("table.notes");
     assert!(
-        notes.iter().filter_map(Value::as_str).any(|n| n.to_lowercase().contains("backup")),
+        notes
+            .iter()
+            .filter_map(Value::as_str)
+            .any(|n| n.to_lowercase().contains("backup")),
         "a note should say the backup GPT was used: {info:#}"
     );
 }
@@ -589,8 +703,23 @@ fn format_word(fs: &str) -> &'static str {
 }
 
 const SIGNATURES: &[&str] = &[
-    "ext2", "ext3", "ext4", "xfs", "btrfs", "ntfs", "fat12", "fat16", "fat32", "exfat", "swap", "lvm2",
-    "linux_raid", "luks1", "luks2", "iso9660", "squashfs",
+    "ext2",
+    "ext3",
+    "ext4",
+    "xfs",
+    "btrfs",
+    "ntfs",
+    "fat12",
+    "fat16",
+    "fat32",
+    "exfat",
+    "swap",
+    "lvm2",
+    "linux_raid",
+    "luks1",
+    "luks2",
+    "iso9660",
+    "squashfs",
 ];
 
 #[test]
@@ -608,7 +737,10 @@ fn info_detects_every_signature_image() {
         let info = Image::fixture(&name).info();
         // FAT and NTFS boot sectors end in 55 AA like an MBR; they are still bare volumes.
         if info["table"]["kind"] != "none" {
-            failures.push(format!("{name}: table kind is {}, expected none", info["table"]["kind"]));
+            failures.push(format!(
+                "{name}: table kind is {}, expected none",
+                info["table"]["kind"]
+            ));
         }
         let Some(vol) = info["volumes"].as_array().and_then(|v| v.first()) else {
             failures.push(format!("{name}: no volume in {info}"));
@@ -618,17 +750,26 @@ fn info_detects_every_signature_image() {
             failures.push(format!("{name}: fs is {}, expected {fs}", vol["fs"]));
         }
         if vol["label"] != want["label"] {
-            failures.push(format!("{name}: label is {}, expected {}", vol["label"], want["label"]));
+            failures.push(format!(
+                "{name}: label is {}, expected {}",
+                vol["label"], want["label"]
+            ));
         }
         if vol["supported"] != Value::Bool(fs.starts_with("ext")) {
             failures.push(format!("{name}: supported is {}", vol["supported"]));
         }
         let status = vol["status"].as_str().unwrap_or_default();
         if !status.to_lowercase().contains(format_word(fs)) {
-            failures.push(format!("{name}: status {status:?} does not name the format"));
+            failures.push(format!(
+                "{name}: status {status:?} does not name the format"
+            ));
         }
     }
-    assert!(failures.is_empty(), "signature detection:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "signature detection:\n{}",
+        failures.join("\n")
+    );
 }
 
 // ------------------------------------------------------------------ listing and reading
@@ -672,7 +813,10 @@ fn non_utf8_name_is_escaped_and_can_be_read_back() {
     let image = Image::fixture("bare-ext4.img");
     let listed = image.walk(None);
     let entry = listed.get("/caf\\xe9.txt").unwrap_or_else(|| {
-        panic!("/caf\\xe9.txt not listed; paths: {:?}", listed.keys().collect::<Vec<_>>())
+        panic!(
+            "/caf\\xe9.txt not listed; paths: {:?}",
+            listed.keys().collect::<Vec<_>>()
+        )
     });
     assert_eq!(entry["name"], "caf\\xe9.txt");
     assert_eq!(image.cat(None, "/caf\\xe9.txt"), b"caf\xe9 in Latin-1\n");
@@ -681,14 +825,27 @@ fn non_utf8_name_is_escaped_and_can_be_read_back() {
 #[test]
 fn ls_text_format() {
     let image = Image::fixture("bare-ext4.img");
-    let text = image.run("ls", None, &[OsStr::new("/"), OsStr::new("-R")]).ok().text();
+    let text = image
+        .run("ls", None, &[OsStr::new("/"), OsStr::new("-R")])
+        .ok()
+        .text();
     let line = |path: &str| -> Vec<String> {
         text.lines()
             .map(|l| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
             .find(|cols| cols.get(5).map(String::as_str) == Some(path))
             .unwrap_or_else(|| panic!("no line for {path} in:\n{text}"))
     };
-    assert_eq!(line("/etc/hostname"), ["-rw-r--r--", "0", "0", "13", "2024-01-01T00:00:00Z", "/etc/hostname"]);
+    assert_eq!(
+        line("/etc/hostname"),
+        [
+            "-rw-r--r--",
+            "0",
+            "0",
+            "13",
+            "2024-01-01T00:00:00Z",
+            "/etc/hostname"
+        ]
+    );
     assert_eq!(line("/y2k.txt")[4], "1999-12-31T23:59:59Z");
     assert_eq!(line("/modes/setuid")[0], "-rwsr-xr-x");
     assert_eq!(line("/modes/sticky-dir")[0], "drwxrwxrwt");
@@ -702,8 +859,16 @@ fn ls_text_format() {
 #[test]
 fn ls_one_directory_is_not_recursive() {
     let image = Image::fixture("bare-ext4.img");
-    let list = image.run("ls", None, &[OsStr::new("/etc"), OsStr::new("--json")]).ok().json();
-    let mut paths: Vec<_> = list.as_array().expect("array").iter().filter_map(|e| e["path"].as_str()).collect();
+    let list = image
+        .run("ls", None, &[OsStr::new("/etc"), OsStr::new("--json")])
+        .ok()
+        .json();
+    let mut paths: Vec<_> = list
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|e| e["path"].as_str())
+        .collect();
     paths.sort_unstable();
     assert_eq!(paths, ["/etc/group", "/etc/hostname", "/etc/passwd"]);
 }
@@ -711,7 +876,10 @@ fn ls_one_directory_is_not_recursive() {
 #[test]
 fn large_directory_lists_all_300_files() {
     let image = Image::fixture("bare-ext4.img");
-    let list = image.run("ls", None, &[OsStr::new("/big"), OsStr::new("--json")]).ok().json();
+    let list = image
+        .run("ls", None, &[OsStr::new("/big"), OsStr::new("--json")])
+        .ok()
+        .json();
     assert_eq!(list.as_array().expect("array").len(), 300);
 }
 
@@ -719,7 +887,10 @@ fn large_directory_lists_all_300_files() {
 fn sparse_8g_reads_files() {
     let image = Image::fixture("sparse-8g.img");
     assert_eq!(image.cat(None, "/hello.txt"), b"hello from 8 GiB\n");
-    let list = image.run("ls", None, &[OsStr::new("/data"), OsStr::new("--json")]).ok().json();
+    let list = image
+        .run("ls", None, &[OsStr::new("/data"), OsStr::new("--json")])
+        .ok()
+        .json();
     assert_eq!(list.as_array().expect("array").len(), 4);
 }
 
@@ -733,13 +904,27 @@ fn sample_image_has_owners_and_files() {
     assert_eq!(listed["/var/lib/mysql"]["gid"], 112);
     assert_eq!(listed["/var/lib/mysql/ibdata1"]["size"], 65536);
     assert_eq!(listed["/var/www/html/index.html"]["uid"], 33);
-    for path in ["/etc/hostname", "/etc/passwd", "/etc/group", "/home/alice/notes.txt", "/var/lib/mysql/shop/orders.ibd", "/var/log/syslog", "/root/.bashrc"] {
+    for path in [
+        "/etc/hostname",
+        "/etc/passwd",
+        "/etc/group",
+        "/home/alice/notes.txt",
+        "/var/lib/mysql/shop/orders.ibd",
+        "/var/log/syslog",
+        "/root/.bashrc",
+    ] {
         assert!(listed.contains_key(path), "{path} missing");
     }
     if let Some(photo) = listed.get("/home/alice/photo.jpg") {
         let bytes = image.cat(None, "/home/alice/photo.jpg");
-        assert_eq!(bytes.len() as u64, photo["size"].as_u64().unwrap_or_default());
-        assert!(bytes.starts_with(&[0xff, 0xd8, 0xff]), "photo.jpg is a JPEG");
+        assert_eq!(
+            bytes.len() as u64,
+            photo["size"].as_u64().unwrap_or_default()
+        );
+        assert!(
+            bytes.starts_with(&[0xff, 0xd8, 0xff]),
+            "photo.jpg is a JPEG"
+        );
     }
 }
 
@@ -754,26 +939,42 @@ fn missing_image_file_is_a_clean_error() {
 #[test]
 fn missing_path_says_no_such_file() {
     let image = Image::fixture("bare-ext4.img");
-    image.run("cat", None, &[OsStr::new("/no/such/file.txt")]).fails().stderr_contains("no such file");
-    image.run("ls", None, &[OsStr::new("/nope")]).fails().stderr_contains("no such file");
+    image
+        .run("cat", None, &[OsStr::new("/no/such/file.txt")])
+        .fails()
+        .stderr_contains("no such file");
+    image
+        .run("ls", None, &[OsStr::new("/nope")])
+        .fails()
+        .stderr_contains("no such file");
 }
 
 #[test]
 fn volume_out_of_range_is_a_clean_error() {
-    Image::fixture("gpt.img").run("ls", Some(9), &[OsStr::new("/")]).fails();
-    Image::fixture("gpt.img").run("cat", Some(9), &[OsStr::new("/etc/hostname")]).fails();
+    Image::fixture("gpt.img")
+        .run("ls", Some(9), &[OsStr::new("/")])
+        .fails();
+    Image::fixture("gpt.img")
+        .run("cat", Some(9), &[OsStr::new("/etc/hostname")])
+        .fails();
 }
 
 #[test]
 fn unsupported_volume_is_a_clean_error() {
     // Volume 1 of gpt.img is FAT32, volume 3 swap: not readable (yet).
-    Image::fixture("gpt.img").run("ls", Some(1), &[OsStr::new("/")]).fails();
-    Image::fixture("gpt.img").run("ls", Some(3), &[OsStr::new("/")]).fails();
+    Image::fixture("gpt.img")
+        .run("ls", Some(1), &[OsStr::new("/")])
+        .fails();
+    Image::fixture("gpt.img")
+        .run("ls", Some(3), &[OsStr::new("/")])
+        .fails();
 }
 
 #[test]
 fn cat_of_a_directory_is_a_clean_error() {
-    Image::fixture("bare-ext4.img").run("cat", None, &[OsStr::new("/etc")]).fails();
+    Image::fixture("bare-ext4.img")
+        .run("cat", None, &[OsStr::new("/etc")])
+        .fails();
 }
 
 #[test]
@@ -781,7 +982,10 @@ fn truncated_image_never_panics() {
     let whole = std::fs::read(fixture("gpt.img")).expect("read gpt.img");
     let path = Path::new(TMP).join("gpt-first-1MiB.img");
     std::fs::write(&path, &whole[..1 << 20]).expect("write truncated image");
-    let image = Image { args: vec![path.into()], name: "gpt-first-1MiB.img".into() };
+    let image = Image {
+        args: vec![path.into()],
+        name: "gpt-first-1MiB.img".into(),
+    };
     let info = image.run("info", None, &[OsStr::new("--json")]);
     info.no_panic();
     if info.status.success() {
@@ -808,7 +1012,9 @@ fn first_split_piece_alone_notes_the_others() {
         .filter_map(|n| n.as_str().map(str::to_lowercase))
         .collect();
     assert!(
-        notes.iter().any(|n| n.contains("split.001") || n.contains("piece") || n.contains("part")),
+        notes
+            .iter()
+            .any(|n| n.contains("split.001") || n.contains("piece") || n.contains("part")),
         "split.000 alone should note its missing pieces: {info:#}"
     );
 }
@@ -818,29 +1024,48 @@ fn export_is_not_implemented_yet() {
     let out = Path::new(TMP).join("export-test.zip");
     let mut args: Vec<OsString> = vec!["export".into(), fixture("bare-ext4.img").into()];
     args.extend(["-o".into(), out.into()]);
-    salvage(&args).fails().stderr_contains("not implemented yet");
+    salvage(&args)
+        .fails()
+        .stderr_contains("not implemented yet");
 }
 
 // ------------------------------------------------------------------ third-party corpus
 
 fn corpus() -> Option<PathBuf> {
     let dir = std::env::var_os("SALVAGE_CORPUS").map(PathBuf::from)?;
-    let dir = if dir.is_relative() { Path::new(MANIFEST_DIR).join(dir) } else { dir };
-    assert!(dir.is_dir(), "SALVAGE_CORPUS={} is not a directory", dir.display());
+    let dir = if dir.is_relative() {
+        Path::new(MANIFEST_DIR).join(dir)
+    } else {
+        dir
+    };
+    assert!(
+        dir.is_dir(),
+        "SALVAGE_CORPUS={} is not a directory",
+        dir.display()
+    );
     Some(dir)
 }
 
 /// Decompresses `src` (`.xz`) into the test temp dir, once; returns the path.
 fn unxz(src: &Path) -> PathBuf {
     let name = src.file_name().expect("file name").to_string_lossy();
-    let parent = src.parent().and_then(Path::file_name).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+    let parent = src
+        .parent()
+        .and_then(Path::file_name)
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let dir = Path::new(TMP).join("corpus").join(parent);
     std::fs::create_dir_all(&dir).expect("create corpus temp dir");
     let dst = dir.join(name.strip_suffix(".xz").unwrap_or(&name));
     if !dst.exists() {
         let tmp = dst.with_extension("partial");
         let file = std::fs::File::create(&tmp).expect("create decompressed file");
-        let status = Command::new("xz").arg("-dc").arg(src).stdout(file).status().expect("run xz");
+        let status = Command::new("xz")
+            .arg("-dc")
+            .arg(src)
+            .stdout(file)
+            .status()
+            .expect("run xz");
         assert!(status.success(), "xz -dc {} failed", src.display());
         std::fs::rename(&tmp, &dst).expect("rename decompressed file");
     }
@@ -870,15 +1095,23 @@ fn blkid_to_fs(blkid_type: &str) -> Option<&'static [&'static str]> {
 
 /// ID_FS_TYPE from util-linux's expected low-probe output for an image.
 fn blkid_expected_type(corpus: &Path, stem: &str) -> Option<String> {
-    let path = corpus.join("util-linux-blkid/expected").join(format!("low-probe-{stem}"));
+    let path = corpus
+        .join("util-linux-blkid/expected")
+        .join(format!("low-probe-{stem}"));
     let text = std::fs::read_to_string(path).ok()?;
-    text.lines().find_map(|l| l.strip_prefix("ID_FS_TYPE=")).map(str::to_owned)
+    text.lines()
+        .find_map(|l| l.strip_prefix("ID_FS_TYPE="))
+        .map(str::to_owned)
 }
 
 fn detected_fs(info: &Value) -> Vec<String> {
     info["volumes"]
         .as_array()
-        .map(|v| v.iter().map(|v| v["fs"].as_str().unwrap_or("-").to_owned()).collect())
+        .map(|v| {
+            v.iter()
+                .map(|v| v["fs"].as_str().unwrap_or("-").to_owned())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -900,19 +1133,32 @@ fn corpus_util_linux_blkid_images() {
         files.sort();
         for src in files {
             let image = unxz(&src);
-            let stem = image.file_stem().expect("stem").to_string_lossy().into_owned();
-            let run = salvage_timed([OsStr::new("info"), image.as_os_str(), OsStr::new("--json")], CORPUS_TIMEOUT);
+            let stem = image
+                .file_stem()
+                .expect("stem")
+                .to_string_lossy()
+                .into_owned();
+            let run = salvage_timed(
+                [OsStr::new("info"), image.as_os_str(), OsStr::new("--json")],
+                CORPUS_TIMEOUT,
+            );
             run.no_panic();
             let (kind, found) = if run.status.success() {
                 let info = run.json();
-                (info["table"]["kind"].as_str().unwrap_or("?").to_owned(), detected_fs(&info))
+                (
+                    info["table"]["kind"].as_str().unwrap_or("?").to_owned(),
+                    detected_fs(&info),
+                )
             } else {
                 ("error".to_owned(), vec![run.stderr.trim().to_owned()])
             };
             let blkid = blkid_expected_type(&corpus, &stem);
             if let Some(want) = blkid.as_deref().and_then(blkid_to_fs) {
                 if !found.iter().any(|f| want.contains(&f.as_str())) {
-                    failures.push(format!("{sub}/{stem}: blkid says {}, salvage found {found:?}", blkid.as_deref().unwrap_or("?")));
+                    failures.push(format!(
+                        "{sub}/{stem}: blkid says {}, salvage found {found:?}",
+                        blkid.as_deref().unwrap_or("?")
+                    ));
                 }
             }
             summary.push(format!(
@@ -923,14 +1169,24 @@ fn corpus_util_linux_blkid_images() {
                 found.join(","),
                 run.elapsed
             ));
-            summary.last_mut().expect("just pushed").push_str(&format!("  blkid={}", blkid.as_deref().unwrap_or("-")));
+            summary
+                .last_mut()
+                .expect("just pushed")
+                .push_str(&format!("  blkid={}", blkid.as_deref().unwrap_or("-")));
         }
     }
-    eprintln!("{:<12} {:<52} {:<6} {:<28} {:>6}", "dir", "image", "table", "salvage fs", "time");
+    eprintln!(
+        "{:<12} {:<52} {:<6} {:<28} {:>6}",
+        "dir", "image", "table", "salvage fs", "time"
+    );
     for line in &summary {
         eprintln!("{line}");
     }
-    assert!(failures.is_empty(), "detection differs from blkid:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "detection differs from blkid:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -940,10 +1196,16 @@ fn corpus_pytsk_mbr_with_logical_ext2() {
         return;
     };
     let image = unxz(&corpus.join("pytsk/tsk_volume_system.raw.xz"));
-    let run = salvage_timed([OsStr::new("info"), image.as_os_str(), OsStr::new("--json")], CORPUS_TIMEOUT);
+    let run = salvage_timed(
+        [OsStr::new("info"), image.as_os_str(), OsStr::new("--json")],
+        CORPUS_TIMEOUT,
+    );
     let info = run.ok().json();
     assert_eq!(info["table"]["kind"], "mbr", "{info:#}");
-    assert!(detected_fs(&info).iter().any(|f| f == "ext2"), "a logical ext2 volume: {info:#}");
+    assert!(
+        detected_fs(&info).iter().any(|f| f == "ext2"),
+        "a logical ext2 volume: {info:#}"
+    );
 }
 
 #[test]
@@ -955,12 +1217,22 @@ fn corpus_dfvfs_split_raw_ext2() {
     let first = unxz(&corpus.join("dfvfs/ext2.splitraw.000.xz"));
     let second = unxz(&corpus.join("dfvfs/ext2.splitraw.001.xz"));
     let run = salvage_timed(
-        [OsStr::new("info"), first.as_os_str(), OsStr::new("--with"), second.as_os_str(), OsStr::new("--json")],
+        [
+            OsStr::new("info"),
+            first.as_os_str(),
+            OsStr::new("--with"),
+            second.as_os_str(),
+            OsStr::new("--json"),
+        ],
         CORPUS_TIMEOUT,
     );
     let info = run.ok().json();
     assert_eq!(info["image"]["format"], "split raw", "{info:#}");
-    let size = std::fs::metadata(&first).expect("stat").len() + std::fs::metadata(&second).expect("stat").len();
+    let size = std::fs::metadata(&first).expect("stat").len()
+        + std::fs::metadata(&second).expect("stat").len();
     assert_eq!(info["image"]["size"], size);
-    assert!(detected_fs(&info).iter().any(|f| f == "ext2"), "an ext2 volume: {info:#}");
+    assert!(
+        detected_fs(&info).iter().any(|f| f == "ext2"),
+        "an ext2 volume: {info:#}"
+    );
 }
