@@ -4,6 +4,8 @@
 //! agree with util-linux's blkid). Detection reads a few small blocks and
 //! never fails: an unreadable volume is simply "not recognised".
 
+mod dos;
+
 use crate::read_at::ReadAt;
 
 /// A recognised volume content.
@@ -107,20 +109,20 @@ pub struct Detected {
     pub detail: Option<String>,
 }
 
-fn read(r: &dyn ReadAt, offset: u64, len: usize) -> Option<Vec<u8>> {
+pub(crate) fn read(r: &dyn ReadAt, offset: u64, len: usize) -> Option<Vec<u8>> {
     let mut v = vec![0; len];
     r.read_exact_at(offset, &mut v).ok().map(|_| v)
 }
 
-fn le16(b: &[u8], at: usize) -> u16 {
+pub(crate) fn le16(b: &[u8], at: usize) -> u16 {
     u16::from_le_bytes([b[at], b[at + 1]])
 }
-fn le32(b: &[u8], at: usize) -> u32 {
+pub(crate) fn le32(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
 /// Text of a fixed-size, NUL- or space-padded label field; None when blank.
-fn label(b: &[u8]) -> Option<String> {
+pub(crate) fn label(b: &[u8]) -> Option<String> {
     let end = b.iter().position(|c| *c == 0).unwrap_or(b.len());
     let s = String::from_utf8_lossy(&b[..end]).trim_end().to_string();
     if s.is_empty() { None } else { Some(s) }
@@ -140,48 +142,7 @@ fn found(kind: FsKind) -> Detected {
 
 /// Sector 0 is a filesystem boot sector (FAT, NTFS, exFAT), not an MBR.
 pub fn is_boot_sector_fs(sector0: &[u8; 512]) -> bool {
-    &sector0[3..11] == b"NTFS    " || &sector0[3..11] == b"EXFAT   " || fat_bpb(sector0).is_some()
-}
-
-/// FAT boot sector → (kind, label) when the BPB is sane.
-fn fat_bpb(b: &[u8]) -> Option<(FsKind, Option<String>)> {
-    if b.len() < 512 || b[510] != 0x55 || b[511] != 0xaa || !(b[0] == 0xeb || b[0] == 0xe9) {
-        return None;
-    }
-    let bytes_per_sector = u32::from(le16(b, 0x0b));
-    let sectors_per_cluster = u32::from(b[0x0d]);
-    let reserved = u32::from(le16(b, 0x0e));
-    let fats = u32::from(b[0x10]);
-    let root_entries = u32::from(le16(b, 0x11));
-    let total16 = u32::from(le16(b, 0x13));
-    let fat_size16 = u32::from(le16(b, 0x16));
-    let total32 = le32(b, 0x20);
-    let fat_size32 = le32(b, 0x24);
-    if !matches!(bytes_per_sector, 512 | 1024 | 2048 | 4096)
-        || !sectors_per_cluster.is_power_of_two()
-        || reserved == 0
-        || fats == 0
-        || fats > 4
-    {
-        return None;
-    }
-    let total = if total16 != 0 { total16 } else { total32 };
-    let fat_size = if fat_size16 != 0 { fat_size16 } else { fat_size32 };
-    if total == 0 || fat_size == 0 {
-        return None;
-    }
-    let root_sectors = (root_entries * 32).div_ceil(bytes_per_sector);
-    let data = total.checked_sub(reserved + fats * fat_size + root_sectors)?;
-    let clusters = data / sectors_per_cluster;
-    let (kind, label_at) = if fat_size16 == 0 {
-        (FsKind::Fat32, 0x47)
-    } else if clusters < 4085 {
-        (FsKind::Fat12, 0x2b)
-    } else {
-        (FsKind::Fat16, 0x2b)
-    };
-    let l = label(&b[label_at..label_at + 11]).filter(|l| l != "NO NAME");
-    Some((kind, l))
+    &sector0[3..11] == b"NTFS    " || &sector0[3..11] == b"EXFAT   " || dos::fat_bpb(sector0).is_some()
 }
 
 fn detect_ext(r: &dyn ReadAt) -> Option<Detected> {
@@ -303,10 +264,10 @@ pub fn detect(r: &dyn ReadAt) -> Option<Detected> {
     }
     if let Some(b) = read(r, 0, 512) {
         if &b[3..11] == b"NTFS    " {
-            return Some(found(FsKind::Ntfs));
+            return Some(Detected { kind: FsKind::Ntfs, label: dos::ntfs_label(r, &b), uuid: None, detail: None });
         }
         if &b[3..11] == b"EXFAT   " {
-            return Some(found(FsKind::Exfat));
+            return Some(Detected { kind: FsKind::Exfat, label: dos::exfat_label(r, &b), uuid: None, detail: None });
         }
         if &b[0..4] == b"XFSB" {
             return Some(Detected { kind: FsKind::Xfs, label: label(&b[108..120]), uuid: uuid(&b[32..48]), detail: None });
@@ -314,8 +275,8 @@ pub fn detect(r: &dyn ReadAt) -> Option<Detected> {
         if &b[0..4] == b"hsqs" || &b[0..4] == b"sqsh" {
             return Some(found(FsKind::Squashfs));
         }
-        if let Some((kind, l)) = fat_bpb(&b) {
-            return Some(Detected { kind, label: l, uuid: None, detail: None });
+        if let Some(bpb) = dos::fat_bpb(&b) {
+            return Some(Detected { kind: bpb.kind, label: dos::fat_label(r, &b, &bpb), uuid: None, detail: None });
         }
     }
     if let Some(d) = detect_ext(r) {
