@@ -3,7 +3,7 @@
 import { el, clear } from './dom.js';
 import { humanSize, exactBytes, utcTime, permString, joinPath, parentPath, hasInvalidBytes } from './format.js';
 
-const TYPE_ICON = { dir: '📁', file: '📄', symlink: '🔗', other: '◆' };
+const TYPE_BADGE = { dir: 'dir', file: 'file', symlink: 'link', other: 'other' };
 const TYPE_LABEL = { dir: 'folder', file: 'file', symlink: 'symbolic link', other: 'special file' };
 
 function breadcrumb(volume, path, go) {
@@ -29,12 +29,12 @@ function sortEntries(entries) {
  * `go(path)` enters a folder; `download(entry)` saves a file.
  */
 export function drawDirectory(root, volume, path, entries, { go, download, back }) {
-  const head = el('tr', {}, ['', 'Name', 'Size', 'Modified (UTC)', 'Permissions', 'uid', 'gid', '']
+  const head = el('tr', {}, ['Type', 'Name', 'Size', 'Modified (UTC)', 'Permissions', 'uid', 'gid', '']
     .map((h) => el('th', { scope: 'col', text: h })));
   const rows = [];
   if (path !== '/') {
     rows.push(el('tr', { class: 'up' },
-      el('td', { class: 'icon', text: '↩' }),
+      el('td', { class: 'icon' }, el('span', { class: 'badge up', text: 'up' })),
       el('td', { class: 'name' }, el('button', { type: 'button', class: 'link', onclick: () => go(parentPath(path)), text: '..', 'aria-label': 'Up to the parent folder' })),
       el('td', { colspan: 6 })));
   }
@@ -60,7 +60,7 @@ export function drawDirectory(root, volume, path, entries, { go, download, back 
       ? el('button', { type: 'button', class: 'download', onclick: () => download(e, full), text: 'Download', 'aria-label': `Download ${e.name}` })
       : null;
     rows.push(el('tr', { class: `entry ${e.type}`, dataset: { name: e.name, type: e.type } },
-      el('td', { class: 'icon', title: TYPE_LABEL[e.type] || e.type, 'aria-label': TYPE_LABEL[e.type] || e.type, text: TYPE_ICON[e.type] || '?' }),
+      el('td', { class: 'icon' }, el('span', { class: `badge ${e.type}`, title: TYPE_LABEL[e.type] || e.type, text: TYPE_BADGE[e.type] || '?' })),
       el('td', { class: 'name' }, nameCell, extras),
       el('td', { class: 'num', title: exactBytes(e.size), text: e.type === 'dir' ? '' : humanSize(e.size) }),
       el('td', { class: 'time', text: utcTime(e.mtime) }),
@@ -69,7 +69,7 @@ export function drawDirectory(root, volume, path, entries, { go, download, back 
       el('td', { class: 'num', text: e.gid }),
       el('td', {}, action)));
   }
-  clear(root).append(
+  clear(root).append(...[
     el('div', { class: 'dir-head' },
       el('h2', { text: `Files in volume ${volume.index}` + (volume.label ? ` (${volume.label})` : '') }),
       el('button', { type: 'button', class: 'secondary', onclick: back, text: 'Back to volumes' })),
@@ -77,5 +77,7 @@ export function drawDirectory(root, volume, path, entries, { go, download, back 
     entries.length === 0 ? el('p', { class: 'empty', text: 'This folder is empty.' }) : null,
     el('div', { class: 'scroll' },
       el('table', { class: 'entries' }, el('thead', {}, head), el('tbody', {}, rows))),
-  );
+  ].filter(Boolean));
+  root.dataset.volume = String(volume.index);
+  root.dataset.path = path;
 }

@@ -18,13 +18,13 @@ export function drawSummary(root, info) {
     ['Files', image.parts.join(', ')],
     ['Partition table', tableName],
   ];
-  clear(root).append(
+  clear(root).append(...[
     el('h2', { text: 'Disk image' }),
     el('dl', { class: 'summary' },
       rows.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { text: v })])),
     notesList(image.notes),
     notesList(table.notes),
-  );
+  ].filter(Boolean));
 }
 
 /** Volumes table; `onOpen(volume)` is called for the Open buttons. */

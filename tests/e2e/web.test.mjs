@@ -1,0 +1,169 @@
+// End-to-end tests of the page in the system Chromium (see harness.mjs).
+// Fixture images come from $SALVAGE_FIXTURES (default tests/fixtures/out),
+// built by tests/fixtures/make.sh; tests whose fixture is missing are skipped.
+//
+// Names that aren't valid UTF-8 are shown in the core's lossless escaped
+// form (`caf\xe9.txt`); the saved file gets U+FFFD in their place.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  ROOT, FIXTURES, fixture, missingFixture, sha256, startServer, launchBrowser, openApp, pickImage,
+  statusText, openVolume, enter, up, entryNames, download, screenshot, treeRssBytes,
+} from './harness.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const MiB = 1024 * 1024;
+
+test('gpt.img: volumes, browse ext4, download files byte-equal', { skip: missingFixture('gpt.img', 'tree') || false }, async () => {
+  const { context, page, errors } = await openApp(browser, server.origin);
+  try {
+    await pickImage(page, [fixture('gpt.img')]);
+    assert.match(await statusText(page), /^Opened gpt\.img/);
+
+    const rows = page.locator('table.volumes tbody tr');
+    assert.equal(await rows.count(), 3);
+    assert.deepEqual(await page.locator('table.volumes td.fs').allTextContents(), ['fat32', 'ext4', 'swap']);
+    assert.match(await page.textContent('#summary'), /GPT/);
+    console.log('volumes view:', await screenshot(page, 'volumes.png'));
+
+    await openVolume(page, 'ext4');
+    const root = await entryNames(page);
+    for (const n of ['etc', 'home', 'var']) assert.ok(root.includes(n), `root lists ${n}: ${root}`);
+
+    await enter(page, 'etc');
+    assert.ok((await entryNames(page)).includes('hostname'));
+    const hostname = await download(page, 'hostname');
+    assert.equal(hostname.suggested, 'hostname');
+    assert.deepEqual(hostname.bytes, readFileSync(join(FIXTURES, 'tree/etc/hostname')));
+    assert.equal(hostname.bytes.toString(), 'salvage-test\n');
+    await up(page);
+
+    await enter(page, 'var');
+    await enter(page, 'lib');
+    await enter(page, 'mysql');
+    assert.match(await page.textContent('.breadcrumb'), /var.*lib.*mysql/s);
+    const ibdata = await download(page, 'ibdata1');
+    assert.equal(ibdata.bytes.length, 3 * MiB);
+    assert.equal(sha256(ibdata.bytes), sha256(readFileSync(join(FIXTURES, 'tree/var/lib/mysql/ibdata1'))));
+
+    await up(page); await up(page); await up(page);
+    await enter(page, 'home');
+    await enter(page, 'alice');
+    await page.getByRole('button', { name: 'Up to the parent folder' }).focus();
+    console.log('directory view:', await screenshot(page, 'directory.png'));
+    await enter(page, '.ssh');
+    assert.ok((await entryNames(page)).includes('authorized_keys'));
+    assert.match(await page.textContent('table.entries'), /-rw-------/);
+
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('gpt.img: a name that is not UTF-8 shows escaped and downloads byte-equal', { skip: missingFixture('gpt.img', 'tree') || false }, async () => {
+  const { context, page, errors } = await openApp(browser, server.origin, { colorScheme: 'dark' });
+  try {
+    await pickImage(page, [fixture('gpt.img')]);
+    await openVolume(page, 'ext4');
+    const names = await entryNames(page);
+    assert.ok(names.includes('caf\\xe9.txt'), `root lists caf\\xe9.txt: ${names}`);
+    const got = await download(page, 'caf\\xe9.txt');
+    assert.equal(got.suggested, 'caf\uFFFD.txt');
+    const onDisk = readFileSync(Buffer.concat([Buffer.from(join(FIXTURES, 'tree/caf')), Buffer.from([0xe9]), Buffer.from('.txt')]));
+    assert.deepEqual(got.bytes, onDisk);
+    console.log('dark directory view:', await screenshot(page, 'directory-dark.png'));
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('sparse-8g.img: opens lazily with little memory and few reads', { skip: missingFixture('sparse-8g.img') || false }, async () => {
+  const { context, page, errors } = await openApp(browser, server.origin);
+  try {
+    const pid = browser.process()?.pid;
+    assert.ok(pid, 'browser process id');
+    const rssBefore = treeRssBytes(pid);
+
+    await pickImage(page, [fixture('sparse-8g.img')]);
+    assert.match(await page.textContent('#summary'), /8\.00 GiB/);
+    await openVolume(page, 'ext4');
+    const root = await entryNames(page);
+    assert.ok(root.includes('hello.txt') && root.includes('data'), `root: ${root}`);
+    await enter(page, 'data');
+    assert.ok((await entryNames(page)).length >= 1);
+    const rssAfter = treeRssBytes(pid);
+    await up(page);
+    const hello = await download(page, 'hello.txt');
+    assert.equal(hello.bytes.toString(), 'hello from 8 GiB\n');
+
+    const stats = await page.evaluate(() => window.salvageDebug.stats());
+    const growth = rssAfter.bytes - rssBefore.bytes;
+    console.log(`chromium RSS: before ${(rssBefore.bytes / MiB).toFixed(0)} MiB (${rssBefore.processes} processes), ` +
+      `after listing ${(rssAfter.bytes / MiB).toFixed(0)} MiB (${rssAfter.processes} processes), growth ${(growth / MiB).toFixed(0)} MiB`);
+    console.log('io_stats:', JSON.stringify(stats));
+    assert.ok(growth < 400 * MiB, `memory grew by ${(growth / MiB).toFixed(0)} MiB`);
+    assert.ok(stats.source_reads < 200, `source_reads = ${stats.source_reads}`);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('the page makes no requests beyond its own origin', { skip: missingFixture('gpt.img') || false }, async () => {
+  const { context, page, requests } = await openApp(browser, server.origin);
+  try {
+    await pickImage(page, [fixture('gpt.img')]);
+    await openVolume(page, 'ext4');
+    await enter(page, 'etc');
+    await download(page, 'hostname');
+    // The sample disk, if built, is a module of the page too.
+    if (await page.isVisible('#sample-button')) {
+      await page.click('#sample-button');
+      await page.waitForFunction(() => /^Opened sample\.img/.test(document.getElementById('status').textContent));
+    }
+    const own = (u) => u.startsWith(`${server.origin}/`) || u.startsWith(`blob:${server.origin}/`) || u.startsWith('data:');
+    const foreign = requests.filter((u) => !own(u));
+    console.log(`${requests.length} requests, all to ${server.origin}`);
+    assert.ok(requests.some((u) => u.endsWith('/worker.js')), 'worker.js was requested');
+    assert.deepEqual(foreign, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('a file that is not a disk image gives a sentence, not a crash', async () => {
+  const { context, page, errors } = await openApp(browser, server.origin);
+  try {
+    await pickImage(page, [join(ROOT, 'package.json')]);
+    const text = await statusText(page);
+    console.log('status for package.json:', text);
+    assert.ok(text.length > 10 && /[.!]$/.test(text), `a sentence: ${text}`);
+    const failed = await page.getAttribute('#status', 'class');
+    if (!failed.includes('error')) assert.match(text, /no partitions/i);
+    assert.deepEqual(errors, []);
+    // Still usable afterwards.
+    if (!missingFixture('gpt.img')) {
+      await pickImage(page, [fixture('gpt.img')]);
+      assert.match(await statusText(page), /^Opened gpt\.img/);
+    }
+  } finally {
+    await context.close();
+  }
+});
