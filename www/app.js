@@ -93,10 +93,21 @@ async function openImage(files) {
   drawSummary(ui.summary, info);
   drawVolumes(ui.volumes, info, (v) => openDirectory(v, '/'));
   showVolumesView();
-  const usable = info.volumes.filter((v) => v.supported).length;
-  showStatus(info.volumes.length === 0
-    ? 'Opened, but no partitions or file systems were found in this image.'
-    : `Opened ${names}: ${info.volumes.length} volume(s), ${usable} can be browsed.`, 'ok');
+  showStatus(openedSentence(names, info), 'ok');
+}
+
+const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+
+function openedSentence(names, info) {
+  const vols = info.volumes;
+  const usable = vols.filter((v) => v.supported).length;
+  if (vols.length === 0 || (info.table.kind === 'none' && vols.every((v) => !v.fs))) {
+    return `Opened ${names}, but found no partitions or file systems in it.`;
+  }
+  if (usable === 0) {
+    return `Opened ${names}: ${plural(vols.length, 'volume', 'volumes')}, none of which can be browsed yet (see their status).`;
+  }
+  return `Opened ${names}: ${plural(vols.length, 'volume', 'volumes')}, ${usable} can be browsed.`;
 }
 
 async function openDirectory(volume, path) {
@@ -110,7 +121,7 @@ async function openDirectory(volume, path) {
   ui.summary.hidden = true;
   ui.volumes.hidden = true;
   ui.directory.hidden = false;
-  showStatus(`${path} — ${entries.length} item(s)`, 'ok');
+  showStatus(`${path} — ${plural(entries.length, 'item', 'items')}`, 'ok');
   const first = ui.directory.querySelector('tbody button') || ui.directory.querySelector('button');
   if (first && ui.directory.contains(document.activeElement) === false) first.focus({ preventScroll: true });
 }

@@ -104,7 +104,12 @@ export async function statusText(page) {
 /** Opens the volume whose file system column says `fs`. */
 export async function openVolume(page, fs) {
   const row = page.locator('table.volumes tbody tr').filter({ has: page.locator('td.fs', { hasText: new RegExp(`^${fs}$`) }) });
-  await row.getByRole('button', { name: 'Open' }).click();
+  if (await row.count() !== 1) throw new Error(`expected one ${fs} volume, found ${await row.count()}`);
+  const open = row.getByRole('button', { name: 'Open' });
+  if (await open.count() === 0) {
+    throw new Error(`the ${fs} volume can't be opened by this build of the core: ${await row.locator('td.status').textContent()}`);
+  }
+  await open.click();
   await waitPath(page, '/');
 }
 
@@ -156,8 +161,11 @@ export async function screenshot(page, name) {
   return path;
 }
 
-/** Sum of VmRSS (bytes) of `pid` and all its descendants, from /proc. */
-export function treeRssBytes(pid) {
+/**
+ * Sum of VmRSS (bytes) of every Chromium process started by this test
+ * process (descendants of `pid` whose name starts with "chrom"), from /proc.
+ */
+export function chromiumRssBytes(pid = process.pid) {
   const children = new Map();
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
@@ -169,17 +177,23 @@ export function treeRssBytes(pid) {
     } catch { /* process went away */ }
   }
   let total = 0;
-  const stack = [pid];
+  let counted = 0;
+  const stack = [...(children.get(pid) || [])];
   const seen = new Set();
   while (stack.length) {
     const p = stack.pop();
     if (seen.has(p)) continue;
     seen.add(p);
     try {
-      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
-      if (m) total += Number(m[1]) * 1024;
+      const status = readFileSync(`/proc/${p}/status`, 'utf8');
+      const name = /^Name:\s+(.*)$/m.exec(status)?.[1] || '';
+      const m = /VmRSS:\s+(\d+) kB/.exec(status);
+      if (/^chrom/i.test(name) && m) {
+        total += Number(m[1]) * 1024;
+        counted += 1;
+      }
     } catch { /* gone */ }
     stack.push(...(children.get(p) || []));
   }
-  return { bytes: total, processes: seen.size };
+  return { bytes: total, processes: counted };
 }

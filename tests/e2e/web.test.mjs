@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   ROOT, FIXTURES, fixture, missingFixture, sha256, startServer, launchBrowser, openApp, pickImage,
-  statusText, openVolume, enter, up, entryNames, download, screenshot, treeRssBytes,
+  statusText, openVolume, enter, up, entryNames, download, screenshot, chromiumRssBytes,
 } from './harness.mjs';
 
 let server;
@@ -83,11 +83,11 @@ test('gpt.img: a name that is not UTF-8 shows escaped and downloads byte-equal',
     await openVolume(page, 'ext4');
     const names = await entryNames(page);
     assert.ok(names.includes('caf\\xe9.txt'), `root lists caf\\xe9.txt: ${names}`);
+    console.log('dark directory view:', await screenshot(page, 'directory-dark.png'));
     const got = await download(page, 'caf\\xe9.txt');
     assert.equal(got.suggested, 'caf\uFFFD.txt');
     const onDisk = readFileSync(Buffer.concat([Buffer.from(join(FIXTURES, 'tree/caf')), Buffer.from([0xe9]), Buffer.from('.txt')]));
     assert.deepEqual(got.bytes, onDisk);
-    console.log('dark directory view:', await screenshot(page, 'directory-dark.png'));
     assert.deepEqual(errors, []);
   } finally {
     await context.close();
@@ -97,18 +97,20 @@ test('gpt.img: a name that is not UTF-8 shows escaped and downloads byte-equal',
 test('sparse-8g.img: opens lazily with little memory and few reads', { skip: missingFixture('sparse-8g.img') || false }, async () => {
   const { context, page, errors } = await openApp(browser, server.origin);
   try {
-    const pid = browser.process()?.pid;
-    assert.ok(pid, 'browser process id');
-    const rssBefore = treeRssBytes(pid);
+    const rssBefore = chromiumRssBytes();
+    assert.ok(rssBefore.processes > 0, 'found the Chromium processes');
 
     await pickImage(page, [fixture('sparse-8g.img')]);
     assert.match(await page.textContent('#summary'), /8\.00 GiB/);
+    const rssOpened = chromiumRssBytes();
+    console.log(`after opening: chromium RSS ${(rssOpened.bytes / MiB).toFixed(0)} MiB; io_stats`,
+      JSON.stringify(await page.evaluate(() => window.salvageDebug.stats())));
     await openVolume(page, 'ext4');
     const root = await entryNames(page);
     assert.ok(root.includes('hello.txt') && root.includes('data'), `root: ${root}`);
     await enter(page, 'data');
     assert.ok((await entryNames(page)).length >= 1);
-    const rssAfter = treeRssBytes(pid);
+    const rssAfter = chromiumRssBytes();
     await up(page);
     const hello = await download(page, 'hello.txt');
     assert.equal(hello.bytes.toString(), 'hello from 8 GiB\n');
@@ -130,13 +132,18 @@ test('the page makes no requests beyond its own origin', { skip: missingFixture(
   const { context, page, requests } = await openApp(browser, server.origin);
   try {
     await pickImage(page, [fixture('gpt.img')]);
-    await openVolume(page, 'ext4');
-    await enter(page, 'etc');
-    await download(page, 'hostname');
+    // Browse and download too when this build of the core can read ext4
+    // (the gpt.img test fails on its own if it can't).
+    if (await page.locator('table.volumes button.open').count() > 0) {
+      await openVolume(page, 'ext4');
+      await enter(page, 'etc');
+      await download(page, 'hostname');
+    }
     // The sample disk, if built, is a module of the page too.
     if (await page.isVisible('#sample-button')) {
       await page.click('#sample-button');
       await page.waitForFunction(() => /^Opened sample\.img/.test(document.getElementById('status').textContent));
+      console.log('sample disk:', await statusText(page));
     }
     const own = (u) => u.startsWith(`${server.origin}/`) || u.startsWith(`blob:${server.origin}/`) || u.startsWith('data:');
     const foreign = requests.filter((u) => !own(u));
@@ -156,7 +163,7 @@ test('a file that is not a disk image gives a sentence, not a crash', async () =
     console.log('status for package.json:', text);
     assert.ok(text.length > 10 && /[.!]$/.test(text), `a sentence: ${text}`);
     const failed = await page.getAttribute('#status', 'class');
-    if (!failed.includes('error')) assert.match(text, /no partitions/i);
+    if (!failed.includes('error')) assert.match(text, /no partitions or file systems/i);
     assert.deepEqual(errors, []);
     // Still usable afterwards.
     if (!missingFixture('gpt.img')) {
