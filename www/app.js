@@ -84,8 +84,10 @@ function showVolumesView() {
   ui.volumes.hidden = false;
 }
 
-async function openImage(files) {
-  if (!files || files.length === 0) return;
+async function openImage(picked) {
+  if (!picked || picked.length === 0) return;
+  // Pieces of a split image (disk.000, disk.001, …) go in name order.
+  const files = [...picked].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const names = files.map((f) => f.name).join(', ');
   const opened = await busy(`Opening ${names}…`, () => ask(P.OPEN, { files }));
   if (!opened) return;
@@ -165,7 +167,7 @@ async function openSample() {
     const gz = Uint8Array.from(atob(sampleModule.sampleBase64), (c) => c.charCodeAt(0));
     const stream = new Blob([gz]).stream().pipeThrough(new DecompressionStream('gzip'));
     const blob = await new Response(stream).blob();
-    return new File([blob], 'sample.img', { type: 'application/octet-stream' });
+    return new File([blob], sampleModule.sampleName || 'sample.img', { type: 'application/octet-stream' });
   });
   if (file) await openImage([file]);
 }

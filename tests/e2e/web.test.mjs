@@ -174,3 +174,50 @@ test('a file that is not a disk image gives a sentence, not a crash', async () =
     await context.close();
   }
 });
+
+test('split raw pieces picked together open as one disk', { skip: missingFixture('split.000', 'split.001', 'split.002') || false }, async () => {
+  const { context, page, errors } = await openApp(browser, server.origin);
+  try {
+    // Picked out of order on purpose: the page sorts pieces by name.
+    await pickImage(page, ['split.002', 'split.000', 'split.001'].map(fixture));
+    assert.match(await statusText(page), /^Opened split\.000, split\.001, split\.002/);
+    const summary = await page.textContent('#summary');
+    assert.match(summary, /split raw/);
+    assert.match(summary, /64\.0 MiB/);
+    assert.deepEqual(await page.locator('table.volumes td.fs').allTextContents(), ['fat32', 'ext4', 'swap']);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('serve.py sends the CSP and safe headers on every response', async () => {
+  const html = await (await fetch(`${server.origin}/`)).text();
+  const meta = /http-equiv="Content-Security-Policy" content="([^"]+)"/.exec(html)[1];
+  for (const [path, type] of [['/', 'text/html'], ['/worker.js', 'text/javascript'], ['/protocol.js', 'text/javascript'],
+    ['/style.css', 'text/css'], ['/no-such-file.js', null]]) {
+    const res = await fetch(`${server.origin}${path}`);
+    assert.equal(res.headers.get('content-security-policy'), meta, `CSP on ${path}`);
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+    assert.equal(res.headers.get('cache-control'), 'no-store');
+    if (type) assert.match(res.headers.get('content-type'), new RegExp(`^${type}`), path);
+    else assert.equal(res.status, 404);
+    await res.arrayBuffer();
+  }
+});
+
+test('the page can be used from the keyboard', async () => {
+  const { context, page } = await openApp(browser, server.origin);
+  try {
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'open-button');
+    if (!missingFixture('gpt.img')) {
+      await pickImage(page, [fixture('gpt.img')]);
+      // Every action in the volumes table is a real button.
+      const buttons = await page.locator('table.volumes button').count();
+      assert.equal(buttons, await page.locator('table.volumes tr.supported').count());
+    }
+  } finally {
+    await context.close();
+  }
+});
