@@ -61,13 +61,17 @@ function showStatus(text, kind = 'info') {
   ui.status.className = `status ${kind}`;
 }
 
-async function busy(text, work) {
+// Runs `work` with a busy status; on failure shows the worker's message as
+// is, after `failed` (what we were doing), and resolves to undefined.
+async function busy(text, work, failed = '') {
   showStatus(text, 'busy');
   document.body.setAttribute('aria-busy', 'true');
   try {
     return await work();
   } catch (e) {
-    showStatus(e.message || String(e), 'error');
+    const message = e.message || String(e);
+    const sentence = /[.!?]$/.test(message) ? message : `${message}.`;
+    showStatus(failed ? `${failed}: ${sentence}` : sentence, 'error');
     return undefined;
   } finally {
     document.body.removeAttribute('aria-busy');
@@ -89,7 +93,7 @@ async function openImage(picked) {
   // Pieces of a split image (disk.000, disk.001, …) go in name order.
   const files = [...picked].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const names = files.map((f) => f.name).join(', ');
-  const opened = await busy(`Opening ${names}…`, () => ask(P.OPEN, { files }));
+  const opened = await busy(`Opening ${names}…`, () => ask(P.OPEN, { files }), `Couldn't open ${names}`);
   if (!opened) return;
   info = opened;
   drawSummary(ui.summary, info);
@@ -113,7 +117,7 @@ function openedSentence(names, info) {
 }
 
 async function openDirectory(volume, path) {
-  const entries = await busy(`Listing ${path}…`, () => ask(P.LIST, { volume: volume.index, path }));
+  const entries = await busy(`Listing ${path}…`, () => ask(P.LIST, { volume: volume.index, path }), `Couldn't list ${path}`);
   if (!entries) return;
   drawDirectory(ui.directory, volume, path, entries, {
     go: (p) => openDirectory(volume, p),
@@ -134,7 +138,7 @@ async function download(volume, entry, path) {
     ask(P.DOWNLOAD, { volume: volume.index, path }, (done, total) => {
       const pct = total > 0 ? Math.floor((done / total) * 100) : 100;
       showStatus(`Reading ${entry.name}: ${humanSize(done)} of ${humanSize(total)} (${pct}%)`, 'busy');
-    }));
+    }), `Couldn't download ${entry.name}`);
   if (!got) return;
   const url = URL.createObjectURL(got.blob);
   const a = document.createElement('a');
@@ -168,7 +172,7 @@ async function openSample() {
     const stream = new Blob([gz]).stream().pipeThrough(new DecompressionStream('gzip'));
     const blob = await new Response(stream).blob();
     return new File([blob], sampleModule.sampleName || 'sample.img', { type: 'application/octet-stream' });
-  });
+  }, "Couldn't unpack the sample disk");
   if (file) await openImage([file]);
 }
 

@@ -7,7 +7,8 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   ROOT, FIXTURES, fixture, missingFixture, sha256, startServer, launchBrowser, openApp, pickImage,
@@ -165,6 +166,29 @@ test('a file that is not a disk image gives a sentence, not a crash', async () =
     const failed = await page.getAttribute('#status', 'class');
     if (!failed.includes('error')) assert.match(text, /no partitions or file systems/i);
     assert.deepEqual(errors, []);
+    // An empty file: the core refuses it; the page shows its sentence.
+    await page.evaluate(() => { document.getElementById('status').className = 'status'; });
+    const empty = join(mkdtempSync(join(tmpdir(), 'salvage-e2e-')), 'empty.img');
+    writeFileSync(empty, '');
+    await pickImage(page, [empty]);
+    const refused = await statusText(page);
+    console.log('status for an empty file:', refused);
+    assert.match(await page.getAttribute('#status', 'class'), /error/);
+    assert.match(refused, /^Couldn't open empty\.img: .+\.$/);
+
+    // Dropping a file anywhere on the page opens it too.
+    await page.evaluate(() => {
+      document.getElementById('status').className = 'status';
+      const dt = new DataTransfer();
+      dt.items.add(new File([new Uint8Array(1000).fill(0x41)], 'dropped.bin'));
+      for (const type of ['dragenter', 'dragover', 'drop']) {
+        document.querySelector('main').dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
+      }
+    });
+    await page.waitForFunction(() => /dropped\.bin/.test(document.getElementById('status').textContent) &&
+      !document.body.hasAttribute('aria-busy'));
+    console.log('status for a dropped non-image:', await statusText(page));
+    assert.equal(await page.isHidden('#drop-overlay'), true);
     // Still usable afterwards.
     if (!missingFixture('gpt.img')) {
       await pickImage(page, [fixture('gpt.img')]);
