@@ -4,7 +4,10 @@ import { el, clear } from './dom.js';
 import { humanSize, exactBytes, utcTime, permString, joinPath, parentPath, hasInvalidBytes } from './format.js';
 
 const TYPE_BADGE = { dir: 'dir', file: 'file', symlink: 'link', other: 'other' };
-const TYPE_LABEL = { dir: 'folder', file: 'file', symlink: 'symbolic link', other: 'special file' };
+const TYPE_LABEL = {
+  dir: 'folder', file: 'file', symlink: 'symbolic link', other: 'special file',
+  chardevice: 'character device', blockdevice: 'block device', fifo: 'named pipe', socket: 'socket',
+};
 
 function breadcrumb(volume, path, go) {
   const parts = path.split('/').filter((p) => p !== '');
@@ -40,6 +43,7 @@ export function drawDirectory(root, volume, path, entries, { go, download, back 
   }
   for (const e of sortEntries(entries)) {
     const full = e.path || joinPath(path, e.name);
+    const kind = e.type === 'other' && e.file_kind ? e.file_kind : e.type;
     let nameCell;
     if (e.type === 'dir') {
       nameCell = el('button', { type: 'button', class: 'link', onclick: () => go(full), text: e.name });
@@ -60,11 +64,11 @@ export function drawDirectory(root, volume, path, entries, { go, download, back 
       ? el('button', { type: 'button', class: 'download', onclick: () => download(e, full), text: 'Download', 'aria-label': `Download ${e.name}` })
       : null;
     rows.push(el('tr', { class: `entry ${e.type}`, dataset: { name: e.name, type: e.type } },
-      el('td', { class: 'icon' }, el('span', { class: `badge ${e.type}`, title: TYPE_LABEL[e.type] || e.type, text: TYPE_BADGE[e.type] || '?' })),
+      el('td', { class: 'icon' }, el('span', { class: `badge ${e.type}`, title: TYPE_LABEL[kind] || kind, text: TYPE_BADGE[e.type] || '?' })),
       el('td', { class: 'name' }, nameCell, extras),
       el('td', { class: 'num', title: exactBytes(e.size), text: e.type === 'dir' ? '' : humanSize(e.size) }),
       el('td', { class: 'time', text: utcTime(e.mtime) }),
-      el('td', { class: 'mode', text: permString(e.type, e.mode) }),
+      el('td', { class: 'mode', text: permString(kind, e.mode) }),
       el('td', { class: 'num', text: e.uid }),
       el('td', { class: 'num', text: e.gid }),
       el('td', {}, action)));

@@ -28,9 +28,16 @@ export function utcTime(secs) {
   return d.toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, ' UTC');
 }
 
-const TYPE_CHAR = { dir: 'd', symlink: 'l', file: '-', other: '?' };
+const TYPE_CHAR = {
+  dir: 'd', symlink: 'l', file: '-', other: '?',
+  // The core's exact kinds (entry.file_kind), for `other` entries.
+  chardevice: 'c', blockdevice: 'b', fifo: 'p', socket: 's',
+};
 
-/** Type + permission bits → "drwxr-xr-x", with s/S (setuid/setgid) and t/T (sticky). */
+/**
+ * Type + permission bits → "drwxr-xr-x", with s/S (setuid/setgid) and t/T
+ * (sticky). `type` is the entry's `file_kind` when known, else its `type`.
+ */
 export function permString(type, mode) {
   const m = Number(mode) || 0;
   const rwx = (shift, special, specialChar) => {
