@@ -70,6 +70,17 @@ test('gpt.img: volumes, browse ext4, download files byte-equal', { skip: missing
     await enter(page, '.ssh');
     assert.ok((await entryNames(page)).includes('authorized_keys'));
     assert.match(await page.textContent('table.entries'), /-rw-------/);
+    await up(page); await up(page); await up(page);
+
+    // Permission strings with the special bits, and a symlink's target.
+    await enter(page, 'modes');
+    const modeOf = (name) => page.locator('table.entries tr.entry').filter({ has: page.locator('td.name > :first-child', { hasText: new RegExp(`^${name}$`) }) }).locator('td.mode').textContent();
+    assert.equal(await modeOf('setuid'), '-rwsr-xr-x');
+    assert.equal(await modeOf('sticky-dir'), 'drwxrwxrwt');
+    assert.equal(await modeOf('private'), '-rw-------');
+    await up(page);
+    await enter(page, 'bin');
+    assert.match(await page.textContent('table.entries tr.entry.symlink'), /sh-link → \/usr\/bin\/dash/);
 
     assert.deepEqual(errors, []);
   } finally {
