@@ -106,6 +106,23 @@ test('gpt.img: a name that is not UTF-8 shows escaped and downloads byte-equal',
   }
 });
 
+test('gpt.img: files of edge sizes (0, 1, 4095, 4096, 4097 bytes) download byte-equal', { skip: missingFixture('gpt.img', 'tree') || false }, async () => {
+  const { context, page, errors } = await openApp(browser, server.origin);
+  try {
+    await pickImage(page, [fixture('gpt.img')]);
+    await openVolume(page, 'ext4');
+    await enter(page, 'sizes');
+    for (const n of ['0', '1', '4095', '4096', '4097']) {
+      const got = await download(page, n);
+      assert.equal(got.bytes.length, Number(n));
+      assert.deepEqual(got.bytes, readFileSync(join(FIXTURES, 'tree/sizes', n)), `sizes/${n}`);
+    }
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
 test('sparse-8g.img: opens lazily with little memory and few reads', { skip: missingFixture('sparse-8g.img') || false }, async () => {
   const { context, page, errors } = await openApp(browser, server.origin);
   try {

@@ -27,6 +27,18 @@ export function drawSummary(root, info) {
   ].filter(Boolean));
 }
 
+// Facts the core found in the file system ([[name, value], …]) and the
+// volume's problems, in a disclosure that works from the keyboard.
+function moreAbout(v) {
+  const facts = Array.isArray(v.details) ? v.details.filter(Array.isArray) : [];
+  const problems = v.problems || [];
+  if (facts.length === 0 && problems.length === 0) return null;
+  return el('details', { class: 'more' },
+    el('summary', { text: 'Details' }),
+    facts.length ? el('dl', {}, facts.flatMap(([k, val]) => [el('dt', { text: k }), el('dd', { text: val })])) : null,
+    problems.length ? el('ul', { class: 'notes' }, problems.map((p) => el('li', { text: p }))) : null);
+}
+
 /** Volumes table; `onOpen(volume)` is called for the Open buttons. */
 export function drawVolumes(root, info, onOpen) {
   clear(root).append(el('h2', { text: 'Volumes' }));
@@ -51,7 +63,7 @@ export function drawVolumes(root, info, onOpen) {
       el('td', { text: v.name || '' }),
       el('td', { class: 'fs', text: v.fs || '' }),
       el('td', { text: v.label || '' }),
-      el('td', { class: 'status' }, el('span', { text: v.status }), problems),
+      el('td', { class: 'status' }, el('span', { text: v.status }), problems, moreAbout(v)),
       el('td', {}, action),
     );
   });
