@@ -1,5 +1,11 @@
 // Shared setup for the browser tests: a local server (scripts/serve.py) and
 // the system Chromium driven by playwright-core. No browser is downloaded.
+//
+// Run: npm install (playwright-core only), build www/pkg (scripts/build-wasm.py),
+// build fixtures (bash tests/fixtures/make.sh DIR), then
+//   SALVAGE_FIXTURES=DIR npm test        (default DIR: tests/fixtures/out)
+// SALVAGE_CHROMIUM overrides /usr/bin/chromium. Screenshots go to test-results/.
+// To work on the page without the wasm build: cp tests/e2e/mock-pkg/* www/pkg/.
 
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
