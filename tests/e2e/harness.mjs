@@ -1,0 +1,205 @@
+// Shared setup for the browser tests: a local server (scripts/serve.py) and
+// the system Chromium driven by playwright-core. No browser is downloaded.
+//
+// Run: npm install (playwright-core only), build www/pkg (scripts/build-wasm.py),
+// build fixtures (bash tests/fixtures/make.sh DIR), then
+//   SALVAGE_FIXTURES=DIR npm test        (default DIR: tests/fixtures/out)
+// SALVAGE_CHROMIUM overrides /usr/bin/chromium. Screenshots go to test-results/.
+// To work on the page without the wasm build: cp tests/e2e/mock-pkg/* www/pkg/.
+
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const FIXTURES = resolve(ROOT, process.env.SALVAGE_FIXTURES || 'tests/fixtures/out');
+export const RESULTS = join(ROOT, 'test-results');
+export const CHROMIUM = process.env.SALVAGE_CHROMIUM || '/usr/bin/chromium';
+
+export function fixture(name) {
+  return join(FIXTURES, name);
+}
+
+/** Why the fixture can't be used, or null if it is there. */
+export function missingFixture(...names) {
+  const gone = names.filter((n) => !existsSync(fixture(n)));
+  return gone.length ? `fixture(s) ${gone.join(', ')} not in ${FIXTURES} (run tests/fixtures/make.sh, or set SALVAGE_FIXTURES)` : null;
+}
+
+export function sha256(bytes) {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Starts scripts/serve.py on a free port; resolves to {origin, stop}. */
+export function startServer() {
+  const child = spawn('python3', [join(ROOT, 'scripts/serve.py'), '--port', '0', '--dir', join(ROOT, 'www')], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolvePromise, reject) => {
+    let out = '';
+    const timer = setTimeout(() => { child.kill(); reject(new Error('serve.py did not start')); }, 10_000);
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`serve.py exited with ${code}`)); });
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const m = /serving (http:\/\/127\.0\.0\.1:\d+)\//.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        child.removeAllListeners('exit');
+        resolvePromise({
+          origin: m[1],
+          stop: () => new Promise((done) => {
+            if (child.exitCode !== null) return done();
+            child.once('exit', done);
+            child.kill();
+          }),
+        });
+      }
+    });
+  });
+}
+
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+}
+
+/**
+ * A fresh context and page on the served app, with every request and page
+ * error recorded. Waits until the wasm engine has reported its version.
+ */
+export async function openApp(browser, origin, { colorScheme = 'light' } = {}) {
+  const context = await browser.newContext({ acceptDownloads: true, colorScheme, viewport: { width: 1200, height: 800 } });
+  const requests = [];
+  const errors = [];
+  context.on('request', (r) => requests.push(r.url()));
+  const page = await context.newPage();
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    // The sample disk module is optional: the page probes for it and hides its button on a 404.
+    if (/\/sample\/sample-img-gz\.js$/.test(m.location().url)) return;
+    errors.push(`console: ${m.text()} (${m.location().url})`);
+  });
+  await page.goto(`${origin}/`);
+  await page.waitForSelector('html[data-ready="true"]', { timeout: 20_000 }).catch(async (e) => {
+    throw new Error(`page not ready; status: ${await page.textContent('#status')}; errors: ${errors.join(' | ')}; ${e.message}`);
+  });
+  return { context, page, requests, errors };
+}
+
+/** Picks files with the page's file input and waits for the outcome. */
+export async function pickImage(page, paths) {
+  await page.setInputFiles('#file-input', paths);
+  await page.waitForFunction(() => {
+    const s = document.getElementById('status');
+    return s.classList.contains('ok') || s.classList.contains('error');
+  }, null, { timeout: 60_000 });
+}
+
+export async function statusText(page) {
+  return (await page.textContent('#status')).trim();
+}
+
+/** Opens the volume whose file system column says `fs`. */
+export async function openVolume(page, fs) {
+  const row = page.locator('table.volumes tbody tr').filter({ has: page.locator('td.fs', { hasText: new RegExp(`^${fs}$`) }) });
+  if (await row.count() !== 1) throw new Error(`expected one ${fs} volume, found ${await row.count()}`);
+  const open = row.getByRole('button', { name: 'Open' });
+  if (await open.count() === 0) {
+    throw new Error(`the ${fs} volume can't be opened by this build of the core: ${await row.locator('td.status').textContent()}`);
+  }
+  await open.click();
+  await waitPath(page, '/');
+}
+
+/** Clicks the folder `name` in the current listing and waits for the new one. */
+export async function enter(page, name) {
+  const before = await page.getAttribute('#directory', 'data-path');
+  const want = before === '/' ? `/${name}` : `${before}/${name}`;
+  await page.locator('table.entries tr.entry.dir').filter({ has: page.locator(`td.name > button`, { hasText: name }) })
+    .locator('td.name > button').filter({ hasText: new RegExp(`^${escapeRe(name)}$`) }).click();
+  await waitPath(page, want);
+}
+
+export async function up(page) {
+  const before = await page.getAttribute('#directory', 'data-path');
+  const want = before.slice(0, before.lastIndexOf('/')) || '/';
+  await page.getByRole('button', { name: 'Up to the parent folder' }).click();
+  await waitPath(page, want);
+}
+
+/** Waits until the directory view shows `path` and the page is idle. */
+export async function waitPath(page, path) {
+  await page.waitForFunction((p) => document.getElementById('directory').dataset.path === p &&
+    !document.body.hasAttribute('aria-busy'), path, { timeout: 30_000 });
+}
+
+export async function entryNames(page) {
+  return page.locator('table.entries tr.entry td.name > :first-child').allTextContents();
+}
+
+/** Clicks Download on the entry whose shown name is `name`; returns {bytes, suggested}. */
+export async function download(page, name) {
+  const row = page.locator('table.entries tr.entry.file').filter({ has: page.locator('td.name > span:first-child', { hasText: new RegExp(`^${escapeRe(name)}$`) }) });
+  const [dl] = await Promise.all([
+    page.waitForEvent('download', { timeout: 60_000 }),
+    row.getByRole('button', { name: /^Download/ }).click(),
+  ]);
+  const path = await dl.path();
+  return { bytes: readFileSync(path), suggested: dl.suggestedFilename() };
+}
+
+export function escapeRe(s) {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+export async function screenshot(page, name) {
+  mkdirSync(RESULTS, { recursive: true });
+  const path = join(RESULTS, name);
+  await page.screenshot({ path, fullPage: true });
+  return path;
+}
+
+/**
+ * Sum of VmRSS (bytes) of every Chromium process started by this test
+ * process (descendants of `pid` whose name starts with "chrom"), from /proc.
+ */
+export function chromiumRssBytes(pid = process.pid) {
+  const children = new Map();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid).push(Number(d));
+    } catch { /* process went away */ }
+  }
+  let total = 0;
+  let counted = 0;
+  const stack = [...(children.get(pid) || [])];
+  const seen = new Set();
+  while (stack.length) {
+    const p = stack.pop();
+    if (seen.has(p)) continue;
+    seen.add(p);
+    try {
+      const status = readFileSync(`/proc/${p}/status`, 'utf8');
+      const name = /^Name:\s+(.*)$/m.exec(status)?.[1] || '';
+      const m = /VmRSS:\s+(\d+) kB/.exec(status);
+      if (/^chrom/i.test(name) && m) {
+        total += Number(m[1]) * 1024;
+        counted += 1;
+      }
+    } catch { /* gone */ }
+    stack.push(...(children.get(p) || []));
+  }
+  return { bytes: total, processes: counted };
+}
