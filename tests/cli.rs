@@ -46,10 +46,11 @@ const CORPUS_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The directory holding make.sh's output, built on first use.
 fn fixtures() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
+    // The outcome is kept, failure included, so a failed build runs only once.
+    static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let built = DIR.get_or_init(|| {
         if let Some(dir) = std::env::var_os("SALVAGE_FIXTURES") {
-            return PathBuf::from(dir);
+            return Ok(PathBuf::from(dir));
         }
         let script = Path::new(MANIFEST_DIR).join("tests/fixtures/make.sh");
         let out = Path::new(TMP).join("fixtures");
@@ -64,15 +65,24 @@ fn fixtures() -> &'static Path {
                 .arg(&script)
                 .arg(&out)
                 .status()
-                .expect("cannot run bash for tests/fixtures/make.sh");
-            assert!(
-                status.success(),
-                "tests/fixtures/make.sh failed ({status}); it needs root and the tools in its header"
+                .map_err(|e| format!("cannot run bash for tests/fixtures/make.sh: {e}"))?;
+            if !status.success() {
+                return Err(format!(
+                    "tests/fixtures/make.sh failed ({status}); it needs root and the tools in its header"
+                ));
+            }
+            eprintln!(
+                "built fixtures in {:.1?} into {}",
+                started.elapsed(),
+                out.display()
             );
-            eprintln!("built fixtures in {:.1?} into {}", started.elapsed(), out.display());
         }
-        out
-    })
+        Ok(out)
+    });
+    match built {
+        Ok(dir) => dir,
+        Err(message) => panic!("{message}"),
+    }
 }
 
 /// The CLI under test: this crate's binary, or `SALVAGE_BIN` (e.g. a release
