@@ -575,13 +575,24 @@ fn tolerant_walk(fs: &Ext4Fs, deadline: Instant) -> (usize, usize) {
 
 #[test]
 fn damaged_metadata_never_panics() {
-    let dir = scratch("fuzz");
+    fuzz_metadata("fuzz-ext4", "ext4");
+}
+
+#[test]
+fn damaged_block_maps_never_panic() {
+    fuzz_metadata("fuzz-ext2", "ext2");
+}
+
+/// Flips 2,000 deterministic pseudo-random bytes in the metadata of a small
+/// image (40 copies, 50 flips each) and walks everything.
+fn fuzz_metadata(name: &str, fs_type: &str) {
+    let dir = scratch(name);
     let src = dir.join("src");
     std::fs::create_dir_all(&src).unwrap();
     make_tree(&src, false, false);
     let img = dir.join("fs.img");
     let mut c = tool("mke2fs");
-    c.args(["-q", "-F", "-t", "ext4", "-b", "1024", "-N", "4096", "-d"]).arg(&src).arg(&img).arg("16M");
+    c.args(["-q", "-F", "-t", fs_type, "-b", "1024", "-N", "4096", "-d"]).arg(&src).arg(&img).arg("16M");
     run(c, &[0]);
     let mut c = tool("dumpe2fs");
     c.arg(&img);
@@ -607,7 +618,9 @@ fn damaged_metadata_never_panics() {
     };
     let (mut opened, mut total_errors) = (0, 0);
     // 40 images with 50 flipped bytes each: 2,000 flips.
-    for _round in 0..40 {
+    // SALVAGE_FUZZ_ROUNDS=n runs a longer campaign by hand.
+    let rounds: u64 = std::env::var("SALVAGE_FUZZ_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(40);
+    for _round in 0..rounds {
         let mut data = clean.clone();
         for _ in 0..50 {
             let (a, b) = areas[(next() % areas.len() as u64) as usize];
@@ -620,8 +633,8 @@ fn damaged_metadata_never_panics() {
         let (_, errors) = tolerant_walk(&fs, Instant::now() + Duration::from_secs(20));
         total_errors += errors;
     }
-    eprintln!("fuzz: {opened}/40 opened, {total_errors} errors, {:?}", start.elapsed());
-    assert!(start.elapsed() < Duration::from_secs(240));
+    eprintln!("{name}: {opened}/{rounds} opened, {total_errors} errors, {:?}", start.elapsed());
+    assert!(start.elapsed() < Duration::from_secs(6 * rounds));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -650,13 +663,16 @@ fn e2fsprogs_corpus_never_panics() {
     images.sort();
     let tmp = scratch("corpus");
     let (mut opened, mut failed, mut entries, mut errors) = (0, 0, 0, 0);
+    let (mut agreed, mut disagreed) = (0, Vec::new());
     for img in &images {
+        eprintln!("corpus: {}", img.display());
         let out = Command::new("gzip").arg("-dc").arg(img).output().unwrap();
         if !out.status.success() {
             continue;
         }
         let path = tmp.join("image");
         std::fs::write(&path, &out.stdout).unwrap();
+        compare_with_ext4_view_if_it_opens(&path, img, &mut agreed, &mut disagreed);
         let reader: Reader = Rc::new(MemReader::new(out.stdout));
         match Ext4Fs::open(reader) {
             Ok(fs) => {
@@ -671,6 +687,10 @@ fn e2fsprogs_corpus_never_panics() {
         }
     }
     eprintln!("corpus: {} images, {opened} opened, {failed} refused, {entries} entries, {errors} errors", images.len());
+    eprintln!("corpus: ext4-view agreed on {agreed} images; disagreed on {}:", disagreed.len());
+    for d in &disagreed {
+        eprintln!("  {d}");
+    }
     std::fs::remove_dir_all(&tmp).unwrap();
 }
 
@@ -832,4 +852,100 @@ fn inode_checksum_mismatch_is_a_problem_not_an_error() {
     assert_eq!(fs.read_at(ino, 0, &mut buf).unwrap(), 5);
     assert_eq!(&buf[..5], b"hello");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Where ext4-view walks an image without any error, compares names, sizes,
+/// symlink targets and bytes, and lists disagreements (printed, not failed).
+/// Last run: 77 images agree; the 7 that differ are explained: ext4-view
+/// replays the journal and we don't (j_corrupt_*, f_clear_orphan_file),
+/// on unwritten extents ext4-view differs while we match debugfs's dump
+/// byte for byte (f_uninit_cat, f_eofblocks), and f_extents2's leaf has
+/// extents out of order, which we sort (recovering the text) while debugfs
+/// and ext4-view read zeros.
+fn compare_with_ext4_view_if_it_opens(path: &Path, name: &Path, agreed: &mut usize, disagreed: &mut Vec<String>) {
+    let theirs = std::panic::catch_unwind(|| {
+        let fs = ext4_view::Ext4::load(Box::new(std::fs::read(path).unwrap())).ok()?;
+        let mut out = BTreeMap::new();
+        let mut stack = vec![ext4_view::PathBuf::new("/")];
+        while let Some(dir) = stack.pop() {
+            for e in fs.read_dir(&dir).ok()? {
+                let e = e.ok()?;
+                let fname = e.file_name();
+                let n: &[u8] = fname.as_ref();
+                if n == b"." || n == b".." {
+                    continue;
+                }
+                let p = e.path();
+                let m = fs.symlink_metadata(&p).ok()?;
+                let key: Vec<u8> = p.as_ref().to_vec();
+                if m.is_dir() {
+                    stack.push(p.clone());
+                    out.insert(key, (true, m.len(), Vec::new()));
+                } else if m.is_symlink() {
+                    out.insert(key, (false, m.len(), fs.read_link(&p).ok()?.as_ref().to_vec()));
+                } else if m.file_type().is_regular_file() {
+                    out.insert(key, (false, m.len(), fs.read(&p).ok()?));
+                } else {
+                    out.insert(key, (false, m.len(), Vec::new()));
+                }
+            }
+        }
+        Some(out)
+    });
+    let Ok(Some(theirs)) = theirs else { return };
+    let f = std::fs::File::open(path).unwrap();
+    let len = f.metadata().unwrap().len();
+    let Ok(fs) = Ext4Fs::open(Rc::new(FileReader(f, len))) else {
+        disagreed.push(format!("{}: we refused it", name.display()));
+        return;
+    };
+    // Our path → inode map (resolving each path would list big directories
+    // once per name).
+    let mut ours: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
+    let mut seen_dirs = HashSet::new();
+    let mut stack = vec![(Vec::new(), fs.root())];
+    while let Some((dir_path, dir)) = stack.pop() {
+        if !seen_dirs.insert(dir) {
+            continue;
+        }
+        let Ok(iter) = fs.read_dir(dir) else { continue };
+        for e in iter.flatten() {
+            let mut p = dir_path.clone();
+            p.push(b'/');
+            p.extend_from_slice(&e.name);
+            if fs.stat(e.inode).is_ok_and(|m| m.kind == FileKind::Dir) {
+                stack.push((p.clone(), e.inode));
+            }
+            ours.insert(p, e.inode);
+        }
+    }
+    for (p, (is_dir, size, bytes)) in &theirs {
+        let shown = String::from_utf8_lossy(p);
+        let problem = (|| -> Result<(), String> {
+            let ino = *ours.get(p).ok_or("missing from our listing")?;
+            let m = fs.stat(ino).map_err(|e| e.to_string())?;
+            if (m.kind == FileKind::Dir) != *is_dir || m.size != *size {
+                return Err(format!("kind/size {:?}/{} vs dir {is_dir}/{size}", m.kind, m.size));
+            }
+            match m.kind {
+                FileKind::File => {
+                    let mut buf = vec![0u8; usize::try_from(m.size).unwrap()];
+                    let n = fs.read_at(ino, 0, &mut buf).map_err(|e| e.to_string())?;
+                    if n != buf.len() || &buf != bytes {
+                        return Err("bytes differ".into());
+                    }
+                }
+                FileKind::Symlink if &fs.read_link(ino).map_err(|e| e.to_string())? != bytes => {
+                    return Err("target differs".into());
+                }
+                _ => {}
+            }
+            Ok(())
+        })();
+        if let Err(e) = problem {
+            disagreed.push(format!("{} {shown}: {e}", name.display()));
+            return;
+        }
+    }
+    *agreed += 1;
 }
