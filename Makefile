@@ -22,8 +22,8 @@ serve: build sample
 build: tools
 	python3 scripts/build-wasm.py
 
-sample: tools
-	bash tests/fixtures/make.sh $(FIXTURES) sample
+sample: tools-test
+	bash tests/fixtures/make.sh $(FIXTURES)
 	python3 scripts/embed-sample.py $(FIXTURES)/sample.img.gz www/sample/sample-img-gz.js
 
 fixtures: tools-test
