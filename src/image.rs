@@ -88,6 +88,28 @@ pub struct Entry {
     pub problems: Vec<String>,
 }
 
+impl Entry {
+    /// A placeholder for something that could not be read, carrying why.
+    fn unreadable(path: String, name: String, inode: u64, problem: String) -> Entry {
+        Entry {
+            path,
+            name,
+            kind: "other",
+            file_kind: FileKind::Unknown,
+            mode: 0,
+            uid: 0,
+            gid: 0,
+            size: 0,
+            mtime: 0,
+            mtime_ns: 0,
+            target: None,
+            inode,
+            nlink: 0,
+            problems: vec![problem],
+        }
+    }
+}
+
 pub struct Image {
     disk: Disk,
     table: PartitionTable,
@@ -201,22 +223,7 @@ impl Image {
         let name = path.rsplit(|b| *b == b'/').next().unwrap_or(b"");
         match fs.stat(inode) {
             Ok(m) => entry_from(fs, path, name, &m),
-            Err(e) => Entry {
-                path: escape(path),
-                name: escape(name),
-                kind: "other",
-                file_kind: FileKind::Unknown,
-                mode: 0,
-                uid: 0,
-                gid: 0,
-                size: 0,
-                mtime: 0,
-                mtime_ns: 0,
-                target: None,
-                inode,
-                nlink: 0,
-                problems: vec![format!("can't read this entry's inode: {e}")],
-            },
+            Err(e) => Entry::unreadable(escape(path), escape(name), inode, format!("can't read this entry's inode: {e}")),
         }
     }
 
@@ -233,22 +240,12 @@ impl Image {
         for item in fs.read_dir(dir)? {
             match item {
                 Ok(d) => out.push(self.entry(fs, &join(path, &d.name), d.inode)),
-                Err(e) => out.push(Entry {
-                    path: escape(path),
-                    name: String::new(),
-                    kind: "other",
-                    file_kind: FileKind::Unknown,
-                    mode: 0,
-                    uid: 0,
-                    gid: 0,
-                    size: 0,
-                    mtime: 0,
-                    mtime_ns: 0,
-                    target: None,
-                    inode: 0,
-                    nlink: 0,
-                    problems: vec![format!("part of this directory can't be read: {e}")],
-                }),
+                Err(e) => out.push(Entry::unreadable(
+                    escape(path),
+                    String::new(),
+                    0,
+                    format!("part of this directory can't be read: {e}"),
+                )),
             }
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
