@@ -151,7 +151,7 @@ mod tests {
 
     #[test]
     fn timestamps_before_1970_and_after_2038() {
-        // 1965-06-01T00:00:00Z is -144201600: only the NTFS field holds it.
+        // 1965-06-07T00:00:00Z is -144201600: only the NTFS field holds it.
         assert_eq!(extended_timestamp(ts(-144_201_600)), None);
         let ntfs = ntfs_times(Timestamp { secs: -144_201_600, nanos: 700 }).unwrap();
         let ticks = u64::from_le_bytes(ntfs[8..16].try_into().unwrap());
