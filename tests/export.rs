@@ -227,9 +227,9 @@ fn tree_round_trips_through_zip_python_unzip_and_zipinfo() {
             assert_eq!(e.dos_date, "1980-01-01", "DOS time is clamped");
         }
     }
-    assert_eq!(py[&b"data/first".to_vec()].dos_date, "2040-01-01");
-    assert!(py.contains_key(&b"manifest.csv".to_vec()) && py.contains_key(&b"SALVAGE-REPORT.txt".to_vec()));
-    assert!(py.contains_key(&b"home/alice/empty".to_vec()), "empty folders are kept");
+    assert_eq!(py[b"data/first".as_slice()].dos_date, "2040-01-01");
+    assert!(py.contains_key(b"manifest.csv".as_slice()) && py.contains_key(b"SALVAGE-REPORT.txt".as_slice()));
+    assert!(py.contains_key(b"home/alice/empty".as_slice()), "empty folders are kept");
 
     // The zip crate reads the same archive.
     let mut z = zip::ZipArchive::new(std::fs::File::open(&zip_path).unwrap()).unwrap();
@@ -308,9 +308,9 @@ fn tree_round_trips_through_zip_python_unzip_and_zipinfo() {
     let (code, err) = export(&[img.to_str().unwrap(), "/data", "/etc", "-o", deflated.to_str().unwrap(), "--deflate"]);
     assert_eq!(code, 0, "{err}");
     let py = python_entries(&deflated);
-    assert_eq!(py[&b"data/numbers.txt".to_vec()].method, 8);
-    assert_eq!(py[&b"data/random.bin".to_vec()].method, 0);
-    assert_eq!(py[&b"data/numbers.txt".to_vec()].sha, sha(&std::fs::read(tree.join("data/numbers.txt")).unwrap()));
+    assert_eq!(py[b"data/numbers.txt".as_slice()].method, 8);
+    assert_eq!(py[b"data/random.bin".as_slice()].method, 0);
+    assert_eq!(py[b"data/numbers.txt".as_slice()].sha, sha(&std::fs::read(tree.join("data/numbers.txt")).unwrap()));
     sh(&format!("unzip -tq {}", deflated.display()));
 
     // One selected folder exports relative to its parent.
@@ -318,7 +318,7 @@ fn tree_round_trips_through_zip_python_unzip_and_zipinfo() {
     let (code, err) = export(&[img.to_str().unwrap(), "/srv/www", "-o", one.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     let py = python_entries(&one);
-    assert!(py.contains_key(&b"www/site.conf".to_vec()) && py.contains_key(&b"www".to_vec()), "{:?}", py.keys().collect::<Vec<_>>());
+    assert!(py.contains_key(b"www/site.conf".as_slice()) && py.contains_key(b"www".as_slice()), "{:?}", py.keys().collect::<Vec<_>>());
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -351,9 +351,9 @@ fn a_corrupt_extent_is_reported_and_the_rest_exports() {
     assert_eq!(code, 3, "incomplete exports exit 3: {err}");
     assert!(err.contains("SALVAGE-REPORT.txt"), "{err}");
     let py = python_entries(&zip_path);
-    assert!(!py.contains_key(&b"data/bad.bin".to_vec()), "left out without --partial");
-    assert_eq!(py[&b"data/good.bin".to_vec()].sha, sha(&pseudo_random(200_000, 1)));
-    assert_eq!(py[&b"data/zz-after.txt".to_vec()].sha, sha(b"still here\n"));
+    assert!(!py.contains_key(b"data/bad.bin".as_slice()), "left out without --partial");
+    assert_eq!(py[b"data/good.bin".as_slice()].sha, sha(&pseudo_random(200_000, 1)));
+    assert_eq!(py[b"data/zz-after.txt".as_slice()].sha, sha(b"still here\n"));
     let report = python("import sys,zipfile; print(zipfile.ZipFile(sys.argv[1]).read('SALVAGE-REPORT.txt').decode())", &zip_path);
     assert!(report.contains("LEFT OUT BECAUSE OF DAMAGE"), "{report}");
     assert!(report.lines().any(|l| l.trim_start().starts_with("data/bad.bin: unreadable from byte 0")), "{report}");
@@ -363,7 +363,7 @@ fn a_corrupt_extent_is_reported_and_the_rest_exports() {
     let (code, err) = export(&[img.to_str().unwrap(), "/data", "-o", partial.to_str().unwrap(), "--partial"]);
     assert_eq!(code, 3, "{err}");
     let py = python_entries(&partial);
-    let bad = &py[&b"data/bad.bin".to_vec()];
+    let bad = &py[b"data/bad.bin".as_slice()];
     assert_eq!(bad.size, 300_000);
     assert_eq!(bad.sha, sha(&vec![0u8; 300_000]));
     let manifest = python("import sys,zipfile; print(zipfile.ZipFile(sys.argv[1]).read('manifest.csv').decode())", &partial);

@@ -296,7 +296,7 @@ fn export(args: &Args) -> Result<ExitCode> {
         let _ = std::fs::remove_file(&part_path);
         return Err(Error::not_found(format!(
             "nothing could be exported ({} problem(s): {} left out, {} folder(s) unreadable or paths not found)",
-            summary.skipped + summary.walk_problems,
+            summary.skipped.saturating_add(summary.walk_problems),
             summary.skipped,
             summary.walk_problems
         )));

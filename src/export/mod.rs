@@ -715,3 +715,119 @@ fn free_name(taken: &std::collections::HashSet<Vec<u8>>, wanted: &str) -> String
     }
     name
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::{DirEntry, DirIter, FsInfo, Metadata};
+    use std::io::Read;
+
+    const SIZE: u64 = 3 << 20;
+    const BAD: (u64, u64) = (1_572_864, 1_576_960);
+
+    /// A root folder with `a.bin` (3 MiB, one unreadable 4 KiB block in
+    /// the middle) and `b.txt`.
+    struct MockFs;
+
+    fn byte_at(i: u64) -> u8 {
+        u8::try_from(i % 251).unwrap()
+    }
+
+    impl FileSystem for MockFs {
+        fn info(&self) -> FsInfo {
+            FsInfo { format: "mock".into(), ..FsInfo::default() }
+        }
+        fn root(&self) -> u64 {
+            1
+        }
+        fn stat(&self, inode: u64) -> Result<Metadata> {
+            let (kind, size) = match inode {
+                1 => (FileKind::Dir, 0),
+                2 => (FileKind::File, SIZE),
+                3 => (FileKind::File, 3),
+                _ => return Err(Error::not_found("no inode")),
+            };
+            Ok(Metadata {
+                inode,
+                kind,
+                mode: 0o644,
+                uid: 7,
+                gid: 8,
+                size,
+                nlink: 1,
+                atime: Timestamp::default(),
+                mtime: Timestamp { secs: 1_000_000_000, nanos: 5 },
+                ctime: Timestamp::default(),
+                crtime: None,
+                problems: Vec::new(),
+            })
+        }
+        fn read_dir(&self, _inode: u64) -> Result<DirIter<'_>> {
+            let e = |name: &[u8], inode| Ok(DirEntry { name: name.to_vec(), inode, kind: None });
+            Ok(Box::new(vec![e(b"a.bin", 2), e(b"b.txt", 3)].into_iter()))
+        }
+        fn read_at(&self, inode: u64, offset: u64, buf: &mut [u8]) -> Result<usize> {
+            let size = if inode == 2 { SIZE } else { 3 };
+            let n = usize::try_from(size.saturating_sub(offset)).unwrap().min(buf.len());
+            let end = offset + n as u64;
+            if inode == 2 && offset < BAD.1 && end > BAD.0 {
+                return Err(Error::corrupt("bad block").at_offset(BAD.0));
+            }
+            for (i, b) in buf[..n].iter_mut().enumerate() {
+                *b = byte_at(offset + i as u64);
+            }
+            Ok(n)
+        }
+        fn read_link(&self, _inode: u64) -> Result<Vec<u8>> {
+            Err(Error::not_found("no links"))
+        }
+    }
+
+    fn run(keep_partial: bool) -> (Vec<u8>, Summary, usize) {
+        let options = ExportOptions { keep_partial, ..ExportOptions::default() };
+        let mut job = Export::new(Rc::new(MockFs), About::default(), &[b"/".to_vec()], options, Vec::new());
+        let mut steps = 0;
+        while !job.step(1 << 20).unwrap().done {
+            steps += 1;
+            assert!(steps < 100);
+        }
+        let (bytes, summary) = job.finish().unwrap();
+        (bytes, summary, steps)
+    }
+
+    fn read(zip: &mut zip::ZipArchive<std::io::Cursor<&[u8]>>, name: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        zip.by_name(name).unwrap().read_to_end(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn a_file_failing_midway_is_unlisted_without_partial() {
+        let (bytes, summary, steps) = run(false);
+        assert!(steps >= 3, "1 MiB budgets split a 3 MiB export, took {steps} steps");
+        assert_eq!((summary.files_ok, summary.skipped, summary.files_incomplete), (1, 1, 0));
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.as_slice())).unwrap();
+        assert!(zip.by_name("a.bin").is_err());
+        assert_eq!(read(&mut zip, "b.txt"), [0, 1, 2]);
+        let report = String::from_utf8(read(&mut zip, "SALVAGE-REPORT.txt")).unwrap();
+        assert!(report.contains("a.bin: unreadable from byte 1572864"), "{report}");
+        let manifest = String::from_utf8(read(&mut zip, "manifest.csv")).unwrap();
+        assert!(manifest.contains("a.bin,file,3145728,0644,7,8,,,2001-09-09T01:46:40.000000005Z,,\"skipped: unreadable from byte 1572864"), "{manifest}");
+    }
+
+    #[test]
+    fn partial_keeps_zeros_in_the_bad_block_only() {
+        let (bytes, summary, _) = run(true);
+        assert_eq!((summary.files_ok, summary.skipped, summary.files_incomplete), (1, 0, 1));
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.as_slice())).unwrap();
+        let a = read(&mut zip, "a.bin");
+        assert_eq!(a.len() as u64, SIZE);
+        for (i, b) in a.iter().enumerate() {
+            let i = i as u64;
+            let expected = if (BAD.0..BAD.1).contains(&i) { 0 } else { byte_at(i) };
+            assert_eq!(*b, expected, "byte {i}");
+        }
+        let manifest = String::from_utf8(read(&mut zip, "manifest.csv")).unwrap();
+        assert!(manifest.contains("incomplete: zeros at bytes 1572864–1576959 because byte 0x180000: bad block"), "{manifest}");
+    }
+}

@@ -171,7 +171,7 @@ impl Walk {
             for depth in 1..rel.len() {
                 let dir = rel[..depth].to_vec();
                 if between.insert(dir.clone()) {
-                    pending.push((to_path(&k[..root.len() + depth]), dir.join(&b'/')));
+                    pending.push((to_path(&k[..root.len().saturating_add(depth)]), dir.join(&b'/')));
                 }
             }
             pending.push((to_path(k), rel.join(&b'/')));
