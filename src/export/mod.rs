@@ -717,6 +717,7 @@ fn free_name(taken: &std::collections::HashSet<Vec<u8>>, wanted: &str) -> String
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
 mod tests {
     use super::*;
     use crate::fs::{DirEntry, DirIter, FsInfo, Metadata};
