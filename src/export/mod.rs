@@ -784,6 +784,47 @@ mod tests {
         }
     }
 
+    /// A root folder of 70,000 empty files.
+    struct ManyFs;
+
+    impl FileSystem for ManyFs {
+        fn info(&self) -> FsInfo {
+            FsInfo::default()
+        }
+        fn root(&self) -> u64 {
+            1
+        }
+        fn stat(&self, inode: u64) -> Result<Metadata> {
+            let mut m = MockFs.stat(3)?;
+            m.inode = inode;
+            m.size = 0;
+            m.kind = if inode == 1 { FileKind::Dir } else { FileKind::File };
+            Ok(m)
+        }
+        fn read_dir(&self, _inode: u64) -> Result<DirIter<'_>> {
+            Ok(Box::new((0..70_000u64).map(|i| Ok(DirEntry { name: format!("f{i:05}").into_bytes(), inode: i + 2, kind: None }))))
+        }
+        fn read_at(&self, _inode: u64, _offset: u64, _buf: &mut [u8]) -> Result<usize> {
+            Ok(0)
+        }
+        fn read_link(&self, _inode: u64) -> Result<Vec<u8>> {
+            Err(Error::not_found("no links"))
+        }
+    }
+
+    #[test]
+    fn one_folder_of_70000_files_gives_a_zip64_directory() {
+        let mut job = Export::new(Rc::new(ManyFs), About::default(), &[b"/".to_vec()], ExportOptions::default(), Vec::new());
+        let first = job.step(1 << 20).unwrap();
+        assert_eq!(first.phase, Phase::Counting, "the walk is cut into steps too");
+        while !job.step(64 << 20).unwrap().done {}
+        let (bytes, summary) = job.finish().unwrap();
+        assert_eq!(summary.files_ok, 70_000);
+        let zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.as_slice())).unwrap();
+        assert_eq!(zip.len(), 70_002);
+        assert!(bytes.windows(4).any(|w| w == b"PK\x06\x06"), "a ZIP64 end record");
+    }
+
     fn run(keep_partial: bool) -> (Vec<u8>, Summary, usize) {
         let options = ExportOptions { keep_partial, ..ExportOptions::default() };
         let mut job = Export::new(Rc::new(MockFs), About::default(), &[b"/".to_vec()], options, Vec::new());
