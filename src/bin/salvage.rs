@@ -302,12 +302,13 @@ fn export(args: &Args) -> Result<ExitCode> {
         )));
     }
     std::fs::rename(&part_path, out_path).map_err(|e| Error::io(format!("can't rename {part_path} to {out_path}: {e}")))?;
+    let n = |count: u64, one: &str, many: &str| format!("{count} {}", if count == 1 { one } else { many });
     eprintln!(
-        "exported {} files ({}), {} folders, {} symlinks into {out_path} ({})",
-        summary.files_ok,
+        "exported {} ({}), {}, {} into {out_path} ({})",
+        n(summary.files_ok, "file", "files"),
         human(summary.bytes_ok),
-        summary.dirs,
-        summary.symlinks,
+        n(summary.dirs, "folder", "folders"),
+        n(summary.symlinks, "symlink", "symlinks"),
         human(summary.archive_bytes)
     );
     if summary.specials > 0 {
