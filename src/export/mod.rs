@@ -380,14 +380,42 @@ impl<W: Write> Export<W> {
 
     fn write_dir(&mut self, index: usize) -> std::result::Result<(), EntryError> {
         let p = self.entries[index].clone();
-        let Ok(name) = std::str::from_utf8(&p.name) else {
-            // The zip crate writes folder entries under UTF-8 names only;
-            // the folder's files still carry its exact bytes.
-            self.set_status(index, Status::Implied);
-            return Ok(());
-        };
         let options = self.entry_options(&p)?;
+        let Ok(name) = std::str::from_utf8(&p.name) else {
+            return self.write_raw_named_dir(index, &p, options);
+        };
         self.zip().map_err(EntryError::Output)?.add_directory(format!("{name}/"), options).map_err(zip_error)?;
+        self.set_status(index, Status::Ok);
+        Ok(())
+    }
+
+    /// A folder whose name is not UTF-8. The zip crate's `add_directory`
+    /// takes UTF-8 only, and a folder begun with `start_file_with_options`
+    /// would need a seek to finish; so the entry is built in a small
+    /// in-memory zip (which can seek) and copied over raw: a folder entry
+    /// has no data, so its header is final as written. The raw copy keeps
+    /// mode, owner and DOS time; the zip crate drops the UT and NTFS
+    /// times on the way, so such a folder's time is exact to 2 seconds
+    /// within 1980–2107 only (the manifest keeps it in full).
+    fn write_raw_named_dir(&mut self, index: usize, p: &Planned, options: FullFileOptions<'static, 'static>) -> std::result::Result<(), EntryError> {
+        let mut name = p.name.to_vec();
+        name.push(b'/');
+        let built = (|| {
+            let mut scratch = ZipWriter::new(std::io::Cursor::new(Vec::new()));
+            scratch.start_file_with_options(options.name(&name))?;
+            let bytes = scratch.finish()?;
+            zip::ZipArchive::new(bytes)
+        })();
+        let mut archive = match built {
+            Ok(a) => a,
+            Err(_) => {
+                // Its files still carry the folder's exact name.
+                self.set_status(index, Status::Implied);
+                return Ok(());
+            }
+        };
+        let entry = archive.by_index_raw(0).map_err(zip_error)?;
+        self.zip().map_err(EntryError::Output)?.raw_copy_file(entry).map_err(zip_error)?;
         self.set_status(index, Status::Ok);
         Ok(())
     }
