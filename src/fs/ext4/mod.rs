@@ -29,7 +29,7 @@ use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
 use crate::error::{alloc_bytes, Error, Result};
-use crate::fs::{DirEntry, DirIter, FileKind, FileSystem, FsInfo, Metadata};
+use crate::fs::{DirEntry, DirIter, FileKind, FileSystem, FsInfo, Metadata, Xattr, LISTED_ANYWAY};
 use crate::read_at::{read_vec, Reader};
 
 use extent::Extent;
@@ -46,6 +46,11 @@ const MAX_SYMLINK_BYTES: u64 = 64 << 10;
 const MAX_DIR_ERRORS: u32 = 256;
 /// Indirect blocks kept in memory before the cache is dropped.
 const INDIRECT_CACHE_ENTRIES: usize = 256;
+/// Group descriptors checksummed when opening; later ones are checked
+/// when an inode in their group is read.
+const MAX_GROUPS_CHECKED_AT_OPEN: u32 = 16384;
+/// Descriptor checksum mismatches listed one by one at open.
+const MAX_GDT_PROBLEMS: usize = 16;
 
 /// How one inode's bytes are found.
 enum Mapping {
@@ -59,12 +64,16 @@ enum Mapping {
 struct Loaded {
     inode: Inode,
     map: Mapping,
+    /// Damage found in the mapping (extent block checksums) that did not stop reading.
+    problems: Vec<String>,
 }
 
 /// An opened ext2/3/4 filesystem.
 pub struct Ext4Fs {
     reader: Reader,
     sb: Superblock,
+    /// Where the superblock in use was read, for `info()`.
+    sb_source: String,
     problems: Vec<String>,
     last: RefCell<Option<(u64, Rc<Loaded>)>>,
     indirect_cache: RefCell<HashMap<u64, Rc<Vec<u32>>>>,
@@ -73,10 +82,8 @@ pub struct Ext4Fs {
 impl Ext4Fs {
     /// Opens the filesystem that starts at byte 0 of `reader`.
     pub fn open(reader: Reader) -> Result<Ext4Fs> {
-        let bytes = read_vec(&*reader, superblock::SUPERBLOCK_OFFSET, superblock::SUPERBLOCK_BYTES)
-            .map_err(|e| e.context("reading the ext4 superblock"))?;
-        let sb = Superblock::from_bytes(&bytes)?;
-        let mut problems = sb.feature_problems();
+        let (sb, sb_source, mut problems) = find_superblock(&reader)?;
+        problems.extend(sb.feature_problems());
         let fs_bytes = sb.blocks_count.saturating_mul(u64::from(sb.block_size));
         if reader.size() < fs_bytes {
             problems.push(format!(
@@ -87,6 +94,7 @@ impl Ext4Fs {
         let fs = Ext4Fs {
             reader,
             sb,
+            sb_source,
             problems,
             last: RefCell::new(None),
             indirect_cache: RefCell::new(HashMap::new()),
@@ -94,6 +102,8 @@ impl Ext4Fs {
         // A filesystem whose root can't be read is still worth opening:
         // other inodes may be fine. Say so, though.
         let mut fs = fs;
+        let gdt_problems = fs.check_group_descriptors();
+        fs.problems.extend(gdt_problems);
         if let Err(e) = fs.read_inode(EXT4_ROOT_INO) {
             fs.problems.push(format!("the root directory is unreadable: {e}"));
         }
@@ -140,8 +150,9 @@ impl Ext4Fs {
             let group = u32::try_from(group).map_err(|_| Error::corrupt("group number overflows"))?;
             let desc_at = group::desc_offset(&self.sb, group)?;
             let desc_len = usize::try_from(self.sb.desc_size).map_err(|_| Error::corrupt("descriptor size overflows"))?;
-            let desc = GroupDesc::from_bytes(&read_vec(&*self.reader, desc_at, desc_len)?, self.sb.desc_size)
-                .map_err(|e| e.at_offset(desc_at))?;
+            let desc_bytes = read_vec(&*self.reader, desc_at, desc_len)?;
+            let desc = GroupDesc::from_bytes(&desc_bytes, self.sb.desc_size).map_err(|e| e.at_offset(desc_at))?;
+            let desc_problem = checksum::group_desc_problem(self.sb.gdt_csum(), group, &desc_bytes);
             let isize = u64::from(self.sb.inode_size);
             let table_bytes = ipg.saturating_mul(isize);
             let table_blocks = table_bytes.div_ceil(self.block_size());
@@ -154,6 +165,7 @@ impl Ext4Fs {
                 .ok_or_else(|| Error::corrupt("inode offset overflows"))?;
             let bytes = read_vec(&*self.reader, at, usize::from(self.sb.inode_size))?;
             let mut inode = Inode::from_bytes(&bytes).map_err(|e| e.at_offset(at))?;
+            inode.problems.extend(desc_problem);
             if let Some(seed) = self.sb.csum_seed {
                 // Never-used inodes are all zeros, checksum included.
                 if !bytes.iter().all(|b| *b == 0) {
@@ -185,6 +197,7 @@ impl Ext4Fs {
             }
         }
         let inode = self.read_inode(ino)?;
+        let mut problems = Vec::new();
         let map = if inode.has_flag(inode::EXT4_INLINE_DATA_FL) {
             Mapping::Inline(inline::file_bytes(&inode).map_err(|e| e.at_inode(ino))?)
         } else if self.is_fast_symlink(&inode) {
@@ -192,13 +205,15 @@ impl Ext4Fs {
             Mapping::Inline(inode.i_block.get(..len).unwrap_or(&[]).to_vec())
         } else if inode.has_flag(inode::EXT4_EXTENTS_FL) {
             let read = |n: u64| self.read_block(n);
+            let seed = self.sb.csum_seed.and_then(|s| checksum::inode_seed(s, ino, inode.generation));
             Mapping::Extents(
-                extent::collect_extents(&inode.i_block, &read).map_err(|e| e.at_inode(ino).context("reading the extent tree"))?,
+                extent::collect_extents_checked(&inode.i_block, &read, seed, &mut problems)
+                    .map_err(|e| e.at_inode(ino).context("reading the extent tree"))?,
             )
         } else {
             Mapping::BlockMap(block_map::root_pointers(&inode.i_block))
         };
-        let l = Rc::new(Loaded { inode, map });
+        let l = Rc::new(Loaded { inode, map, problems });
         *self.last.borrow_mut() = Some((ino, l.clone()));
         Ok(l)
     }
@@ -279,6 +294,130 @@ impl Ext4Fs {
     }
 }
 
+impl Ext4Fs {
+    /// Checksums of the group descriptors (the first
+    /// MAX_GROUPS_CHECKED_AT_OPEN groups), as problem sentences.
+    fn check_group_descriptors(&self) -> Vec<String> {
+        let kind = self.sb.gdt_csum();
+        if kind == checksum::GdtCsum::None {
+            return Vec::new();
+        }
+        let desc_len = usize::try_from(self.sb.desc_size).unwrap_or(usize::MAX);
+        let per_block = u32::try_from(self.block_size().checked_div(u64::from(self.sb.desc_size)).unwrap_or(1)).unwrap_or(1).max(1);
+        let last = self.sb.group_count.min(MAX_GROUPS_CHECKED_AT_OPEN);
+        let mut bad = Vec::new();
+        let mut g = 0u32;
+        while g < last {
+            let n = per_block.min(last.saturating_sub(g));
+            let read = group::desc_offset(&self.sb, g).and_then(|at| {
+                let len = usize::try_from(n).unwrap_or(0).saturating_mul(desc_len);
+                read_vec(&*self.reader, at, len).map(|b| (at, b))
+            });
+            match read {
+                Err(e) => bad.push(format!("can't read the group descriptors from group {g}: {e}")),
+                Ok((at, bytes)) => {
+                    for (i, d) in bytes.chunks(desc_len.max(1)).enumerate() {
+                        let group = g.saturating_add(u32::try_from(i).unwrap_or(u32::MAX));
+                        if let Some(p) = checksum::group_desc_problem(kind, group, d) {
+                            let byte = at.saturating_add(u64::try_from(i.saturating_mul(desc_len)).unwrap_or(u64::MAX));
+                            bad.push(format!("byte {byte:#x}: {p}"));
+                        }
+                    }
+                }
+            }
+            g = g.saturating_add(n);
+        }
+        if bad.len() > MAX_GDT_PROBLEMS {
+            let more = bad.len().saturating_sub(MAX_GDT_PROBLEMS);
+            bad.truncate(MAX_GDT_PROBLEMS);
+            bad.push(format!("{more} more group descriptors have bad checksums"));
+        }
+        bad
+    }
+
+    /// The external xattr block's checksum problem, if any (metadata_csum).
+    fn xattr_block_problem(&self, inode: &Inode) -> Option<String> {
+        let seed = self.sb.csum_seed?;
+        if inode.file_acl == 0 {
+            return None;
+        }
+        match self.read_block(inode.file_acl) {
+            Err(e) => Some(format!("can't read the extended attribute block {}: {e}", inode.file_acl)),
+            Ok(b) => checksum::xattr_block_problem(&b, inode.file_acl, seed)
+                .map(|p| format!("block {}: {p}; its attributes are read anyway", inode.file_acl)),
+        }
+    }
+
+    /// A value kept in ea_inode `n`, up to xattr::MAX_VALUE_BYTES.
+    fn ea_inode_value(&self, n: u32, size: u32) -> Result<Vec<u8>> {
+        let l = self.loaded(u64::from(n))?;
+        let mut buf = alloc_bytes(u64::from(size), xattr::MAX_VALUE_BYTES, "extended attribute value")?;
+        let got = self.read_loaded(&l, 0, &mut buf)?;
+        if got < buf.len() {
+            return Err(Error::corrupt(format!("the value holds {got} of {size} bytes")));
+        }
+        Ok(buf)
+    }
+}
+
+/// Recognises an ext2/3/4 volume whose primary superblock is gone, by a
+/// valid backup; for volumes signature detection found nothing on.
+pub fn detect_from_backup(reader: &Reader) -> Option<crate::fs::detect::Detected> {
+    use crate::fs::detect::{Detected, FsKind};
+    let (sb, source, _) = find_superblock(reader).ok()?;
+    if sb.found_in_group == 0 {
+        return None;
+    }
+    let kind = match sb.format_name() {
+        "ext4" => FsKind::Ext4,
+        "ext3" => FsKind::Ext3,
+        _ => FsKind::Ext2,
+    };
+    Some(Detected {
+        kind,
+        label: superblock::c_string(&sb.s_volume_name),
+        uuid: sb.uuid_string(),
+        detail: Some(format!("primary superblock unusable; {source}")),
+    })
+}
+
+/// The primary superblock, or when it is unreadable or invalid the first
+/// valid backup: (superblock, where it was found, problems).
+fn find_superblock(reader: &Reader) -> Result<(Superblock, String, Vec<String>)> {
+    let primary = read_vec(&**reader, superblock::SUPERBLOCK_OFFSET, superblock::SUPERBLOCK_BYTES)
+        .map_err(|e| e.context("reading the ext4 superblock"));
+    let hint = match &primary {
+        Ok(b) => [bytes::le32(b, 0x24C), bytes::le32(b, 0x250)],
+        Err(_) => [0, 0],
+    };
+    let primary_error = match primary.and_then(|b| Superblock::from_bytes(&b)) {
+        Ok(sb) => {
+            let problems = sb.checksum_problem.iter().map(|p| format!("primary {p}; it is used anyway")).collect();
+            return Ok((sb, format!("primary at byte {}", superblock::SUPERBLOCK_OFFSET), problems));
+        }
+        Err(e) => e,
+    };
+    for (bs, g, at) in superblock::backup_locations(reader.size(), hint) {
+        let Ok(bytes) = read_vec(&**reader, at, superblock::SUPERBLOCK_BYTES) else { continue };
+        let Ok(mut sb) = Superblock::from_bytes(&bytes) else { continue };
+        // The copy must say it is this group's, with the geometry we assumed.
+        let group_start = g
+            .checked_mul(u64::from(sb.s_blocks_per_group))
+            .and_then(|b| b.checked_add(u64::from(sb.s_first_data_block)))
+            .and_then(|b| b.checked_mul(u64::from(bs)));
+        let nr_ok = u64::from(sb.s_block_group_nr) == g & 0xFFFF || sb.s_block_group_nr == 0;
+        if sb.block_size != bs || group_start != Some(at) || !nr_ok || sb.checksum_problem.is_some() || g >= u64::from(sb.group_count) {
+            continue;
+        }
+        sb.found_in_group = g;
+        let problem = format!(
+            "the primary superblock is unusable ({primary_error}); using the backup in group {g} at byte {at}, whose counts and times may be out of date"
+        );
+        return Ok((sb, format!("backup in group {g} at byte {at}"), vec![problem]));
+    }
+    Err(primary_error.context("no valid backup superblock was found either"))
+}
+
 /// Streams a directory's entries block by block.
 struct DirBlocks<'a> {
     fs: &'a Ext4Fs,
@@ -287,8 +426,13 @@ struct DirBlocks<'a> {
     filetype: bool,
     next_block: u64,
     block_count: u64,
-    pending: VecDeque<Result<DirEntry>>,
+    /// Items to yield; `true` marks a warning (a checksum mismatch whose
+    /// entries follow), which does not count toward MAX_DIR_ERRORS.
+    pending: VecDeque<(Result<DirEntry>, bool)>,
     errors: u32,
+    /// The directory inode's checksum seed (metadata_csum).
+    csum_seed: Option<u32>,
+    indexed: bool,
 }
 
 impl DirBlocks<'_> {
@@ -300,13 +444,13 @@ impl DirBlocks<'_> {
             Ok(r) => r,
             Err(e) => {
                 self.next_block = self.next_block.saturating_add(1);
-                self.pending.push_back(Err(e.at_inode(self.ino).at_offset(block.saturating_mul(bs))));
+                self.pending.push_back(err(e.at_inode(self.ino).at_offset(block.saturating_mul(bs))));
                 return;
             }
         };
         if run.physical.is_none() {
             let end = run.logical.saturating_add(run.len).min(self.block_count);
-            self.pending.push_back(Err(Error::corrupt(format!(
+            self.pending.push_back(err(Error::corrupt(format!(
                 "directory blocks {block} to {} are a hole",
                 end.saturating_sub(1)
             ))
@@ -320,7 +464,7 @@ impl DirBlocks<'_> {
         let mut buf = match alloc_bytes(bs, 1 << 16, "directory block") {
             Ok(b) => b,
             Err(e) => {
-                self.pending.push_back(Err(e.at_inode(self.ino)));
+                self.pending.push_back(err(e.at_inode(self.ino)));
                 return;
             }
         };
@@ -334,28 +478,55 @@ impl DirBlocks<'_> {
             self.fs.read_loaded(&self.loaded, base, &mut buf).map(|_| ())
         };
         match read {
-            Err(e) => self.pending.push_back(Err(e.at_inode(self.ino).at_offset(base))),
+            Err(e) => self.pending.push_back(err(e.at_inode(self.ino).at_offset(base))),
             Ok(()) => {
-                for item in dir::parse_block(&buf, self.filetype, base) {
-                    self.pending.push_back(item.map_err(|e| e.at_inode(self.ino)));
+                let physical = run.physical.unwrap_or(0);
+                let kind = dir::classify(&buf, block, self.indexed);
+                let problem = match (kind, self.csum_seed) {
+                    (_, None) => None,
+                    (dir::DirBlockKind::Leaf, Some(seed)) => checksum::dir_leaf_problem(&buf, seed),
+                    (dir::DirBlockKind::Dx { count_offset }, Some(seed)) => checksum::dx_problem(&buf, count_offset, seed),
+                };
+                if let dir::DirBlockKind::Dx { .. } = kind {
+                    // Index blocks hold no names; their problem only says the index is damaged.
+                    if let Some(p) = problem {
+                        let e = Error::corrupt(format!("directory block {block} (disk block {physical}) is an htree index (names come from leaf blocks): {p}; {LISTED_ANYWAY}"));
+                        self.pending.push_back((Err(e.at_inode(self.ino).at_offset(base)), true));
+                    }
+                    return;
+                }
+                let items = dir::parse_block(&buf, self.filetype, base);
+                // A block that is also structurally broken gets that one error
+                // (one problem per block); the checksum adds nothing to it.
+                if let Some(p) = problem.filter(|_| items.iter().all(|i| i.is_ok())) {
+                    let e = Error::corrupt(format!("directory block {block} (disk block {physical}): {p}; {LISTED_ANYWAY}"));
+                    self.pending.push_back((Err(e.at_inode(self.ino).at_offset(base)), true));
+                }
+                for item in items {
+                    self.pending.push_back((item.map_err(|e| e.at_inode(self.ino)), false));
                 }
             }
         }
     }
 }
 
+/// A damage item for `DirBlocks::pending`.
+fn err(e: Error) -> (Result<DirEntry>, bool) {
+    (Err(e), false)
+}
+
 impl Iterator for DirBlocks<'_> {
     type Item = Result<DirEntry>;
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if let Some(item) = self.pending.pop_front() {
-                if item.is_err() {
+            if let Some((item, warning)) = self.pending.pop_front() {
+                if item.is_err() && !warning {
                     self.errors = self.errors.saturating_add(1);
                     if self.errors == MAX_DIR_ERRORS && self.next_block < self.block_count {
                         // A directory this damaged is mostly garbage: stop reading it.
                         let skipped = self.block_count.saturating_sub(self.next_block);
                         self.next_block = self.block_count;
-                        self.pending.push_back(Err(Error::corrupt(format!(
+                        self.pending.push_back(err(Error::corrupt(format!(
                             "gave up on the directory after {MAX_DIR_ERRORS} damaged blocks; {skipped} blocks not read"
                         ))
                         .at_inode(self.ino)));
@@ -376,21 +547,31 @@ impl FileSystem for Ext4Fs {
         let sb = &self.sb;
         let mut details = vec![
             ("inodes".to_string(), sb.s_inodes_count.to_string()),
+            ("free inodes".to_string(), sb.s_free_inodes_count.to_string()),
             ("blocks".to_string(), sb.blocks_count.to_string()),
             ("free blocks".to_string(), sb.free_blocks_count.to_string()),
             ("block groups".to_string(), sb.group_count.to_string()),
             ("features".to_string(), sb.feature_names().join(" ")),
-            ("state".to_string(), if sb.s_state & 0x1 != 0 { "clean" } else { "not clean" }.to_string()),
+            ("state".to_string(), sb.state_words()),
+            ("errors behaviour".to_string(), sb.errors_words()),
+            ("superblock".to_string(), self.sb_source.clone()),
         ];
         if sb.cluster_size != sb.block_size {
             details.push(("cluster size".to_string(), sb.cluster_size.to_string()));
         }
-        if sb.s_mtime != 0 {
-            details.push(("last mount time".to_string(), format!("{} (seconds since 1970)", sb.s_mtime)));
+        let when = |secs: i64| crate::fs::Timestamp { secs, nanos: 0 }.iso8601();
+        for (name, secs) in
+            [("created", sb.s_mkfs_time), ("last mount time", sb.s_mtime), ("last write time", sb.s_wtime), ("last check time", sb.s_lastcheck)]
+        {
+            if secs != 0 {
+                details.push((name.to_string(), when(secs)));
+            }
         }
         if let Some(p) = superblock::c_string(&sb.s_last_mounted) {
             details.push(("last mounted on".to_string(), p));
         }
+        let max = if sb.s_max_mnt_count < 0 { "no limit".to_string() } else { sb.s_max_mnt_count.to_string() };
+        details.push(("mount count".to_string(), format!("{} (check after {max})", sb.s_mnt_count)));
         if sb.has_compat(superblock::COMPAT_HAS_JOURNAL) {
             details.push(("journal".to_string(), "present (not replayed)".to_string()));
         }
@@ -417,6 +598,15 @@ impl FileSystem for Ext4Fs {
         if inode.has_flag(inode::EXT4_ENCRYPT_FL) {
             problems.push("contents are encrypted (ext4 encryption) and cannot be read".to_string());
         }
+        // Extent tree blocks beyond the inode: walk them for their checksums.
+        let depth = bytes::le16(&inode.i_block, 0x6);
+        if inode.has_flag(inode::EXT4_EXTENTS_FL) && !inode.has_flag(inode::EXT4_INLINE_DATA_FL) && depth > 0 && !inode.is_unused() {
+            match self.loaded(ino) {
+                Ok(l) => problems.extend(l.problems.iter().cloned()),
+                Err(e) => problems.push(format!("the file's block map can't be read: {e}")),
+            }
+        }
+        problems.extend(self.xattr_block_problem(&inode));
         Ok(Metadata {
             inode: ino,
             kind: inode.kind(),
@@ -429,6 +619,8 @@ impl FileSystem for Ext4Fs {
             mtime: inode.mtime,
             ctime: inode.ctime,
             crtime: inode.crtime,
+            rdev: inode.rdev(),
+            flags: inode.i_flags,
             problems,
         })
     }
@@ -446,6 +638,8 @@ impl FileSystem for Ext4Fs {
         }
         let bs = self.block_size();
         let block_count = loaded.inode.size.div_ceil(bs).min(self.sb.blocks_count);
+        let csum_seed = self.sb.csum_seed.and_then(|s| checksum::inode_seed(s, ino, loaded.inode.generation));
+        let indexed = loaded.inode.has_flag(inode::EXT4_INDEX_FL);
         Ok(Box::new(DirBlocks {
             fs: self,
             ino,
@@ -455,6 +649,8 @@ impl FileSystem for Ext4Fs {
             block_count,
             pending: VecDeque::new(),
             errors: 0,
+            csum_seed,
+            indexed,
         }))
     }
 
@@ -464,6 +660,31 @@ impl FileSystem for Ext4Fs {
             return Err(Error::unsupported("contents are encrypted (ext4 encryption) and cannot be read").at_inode(ino));
         }
         self.read_loaded(&l, offset, buf).map_err(|e| e.at_inode(ino))
+    }
+
+    fn xattrs(&self, ino: u64) -> Result<Vec<Xattr>> {
+        let inode = self.read_inode(ino)?;
+        let mut raw = xattr::in_inode(&inode.xattr_area).map_err(|e| e.at_inode(ino))?;
+        if inode.file_acl != 0 {
+            let acl = inode.file_acl;
+            let b = self.read_block(acl).map_err(|e| e.at_inode(ino).context("reading the extended attribute block"))?;
+            raw.extend(xattr::in_block(&b, acl).map_err(|e| e.at_inode(ino))?);
+        }
+        let mut out = Vec::with_capacity(raw.len());
+        for x in raw {
+            let name = x.full_name();
+            let value = match x.value {
+                xattr::RawValue::Bytes(v) => v,
+                xattr::RawValue::InInode { inode: n, size } => self.ea_inode_value(n, size).map_err(|e| {
+                    e.context(format!(
+                        "inode {ino}: the value of {} is stored in inode {n}",
+                        crate::path::display_bytes(&name)
+                    ))
+                })?,
+            };
+            out.push(Xattr { name, value });
+        }
+        Ok(out)
     }
 
     fn read_link(&self, ino: u64) -> Result<Vec<u8>> {

@@ -5,6 +5,7 @@
 //! fields the reader and `info()` need are kept; each is checked once here.
 
 use super::bytes::{array, le16, le32, le8, lo_hi};
+use super::checksum::GdtCsum;
 use crate::error::{Error, Result};
 
 /// Byte offset of the primary superblock.
@@ -102,6 +103,22 @@ pub(crate) struct Superblock {
     pub s_blocks_per_group: u32,
     pub s_inodes_per_group: u32,
     pub s_mtime: i64,
+    /// Last write, last check and creation times (with their high bytes).
+    pub s_wtime: i64,
+    pub s_lastcheck: i64,
+    pub s_mkfs_time: i64,
+    pub s_free_inodes_count: u32,
+    pub s_mnt_count: u16,
+    /// Signed on disk: -1 means "no limit".
+    pub s_max_mnt_count: i16,
+    pub s_errors: u16,
+    /// The group this copy of the superblock says it sits in.
+    pub s_block_group_nr: u16,
+    /// The mismatch sentence when metadata_csum is on and s_checksum is wrong.
+    pub checksum_problem: Option<String>,
+    /// The group whose superblock copy this is (0: the primary); set by
+    /// the opener. Group descriptors are read from the same group.
+    pub found_in_group: u64,
     pub s_state: u16,
     pub inode_size: u16,
     pub s_feature_compat: u32,
@@ -142,7 +159,18 @@ impl Superblock {
         let s_blocks_per_group = le32(b, 0x20);
         let s_inodes_per_group = le32(b, 0x28);
         let s_mtime = le32(b, 0x2C);
+        let s_wtime = le32(b, 0x30);
+        let s_mnt_count = le16(b, 0x34);
+        let s_max_mnt_count = i16::from_le_bytes(le16(b, 0x36).to_le_bytes());
         let s_state = le16(b, 0x3A);
+        let s_errors = le16(b, 0x3C);
+        let s_lastcheck = le32(b, 0x40);
+        let s_free_inodes_count = le32(b, 0x10);
+        let s_block_group_nr = le16(b, 0x5A);
+        let s_mkfs_time = le32(b, 0x108);
+        let s_wtime_hi = le8(b, 0x274);
+        let s_mkfs_time_hi = le8(b, 0x276);
+        let s_lastcheck_hi = le8(b, 0x277);
         let s_rev_level = le32(b, 0x4C);
         let s_inode_size = le16(b, 0x58);
         let s_feature_compat = le32(b, 0x5C);
@@ -202,6 +230,8 @@ impl Superblock {
             .map_err(|_| Error::corrupt(format!("{group_count} block groups is more than ext4 allows")))?;
         // s_mtime is unsigned 32-bit plus 8 high bits.
         let s_mtime = i64::from(s_mtime) | (i64::from(s_mtime_hi) << 32);
+        let time = |lo: u32, hi: u8| i64::from(lo) | (i64::from(hi) << 32);
+        let metadata_csum = s_feature_ro_compat & RO_COMPAT_METADATA_CSUM != 0;
         Ok(Superblock {
             s_inodes_count,
             blocks_count,
@@ -212,6 +242,16 @@ impl Superblock {
             s_blocks_per_group,
             s_inodes_per_group,
             s_mtime,
+            s_wtime: time(s_wtime, s_wtime_hi),
+            s_lastcheck: time(s_lastcheck, s_lastcheck_hi),
+            s_mkfs_time: time(s_mkfs_time, s_mkfs_time_hi),
+            s_free_inodes_count,
+            s_mnt_count,
+            s_max_mnt_count,
+            s_errors,
+            s_block_group_nr,
+            checksum_problem: if metadata_csum { super::checksum::superblock_problem(b) } else { None },
+            found_in_group: 0,
             s_state,
             inode_size,
             s_feature_compat,
@@ -224,7 +264,7 @@ impl Superblock {
             s_first_meta_bg,
             s_backup_bgs,
             group_count,
-            csum_seed: if s_feature_ro_compat & RO_COMPAT_METADATA_CSUM == 0 {
+            csum_seed: if !metadata_csum {
                 None
             } else if s_feature_incompat & INCOMPAT_CSUM_SEED != 0 {
                 Some(s_checksum_seed)
@@ -319,6 +359,39 @@ impl Superblock {
         [3u64, 5, 7].iter().any(|base| is_power_of(g, *base))
     }
 
+    /// How this filesystem's group descriptors are checksummed.
+    pub fn gdt_csum(&self) -> GdtCsum {
+        if let Some(seed) = self.csum_seed {
+            GdtCsum::Crc32c { seed }
+        } else if self.has_ro_compat(RO_COMPAT_GDT_CSUM) {
+            GdtCsum::Crc16 { uuid: self.s_uuid, is_64bit: self.has_incompat(INCOMPAT_64BIT) }
+        } else {
+            GdtCsum::None
+        }
+    }
+
+    /// s_state in words: clean, not clean, with errors.
+    pub fn state_words(&self) -> String {
+        let mut s = if self.s_state & 0x1 != 0 { "clean" } else { "not clean" }.to_string();
+        if self.s_state & 0x2 != 0 {
+            s.push_str(", with errors");
+        }
+        if self.s_state & 0x4 != 0 {
+            s.push_str(", orphans being recovered");
+        }
+        s
+    }
+
+    /// s_errors in words: what the kernel does on an error.
+    pub fn errors_words(&self) -> String {
+        match self.s_errors {
+            1 => "continue".to_string(),
+            2 => "remount read-only".to_string(),
+            3 => "panic".to_string(),
+            n => format!("unknown ({n})"),
+        }
+    }
+
     /// The UUID in 8-4-4-4-12 lowercase form, or None when all zero.
     pub fn uuid_string(&self) -> Option<String> {
         if self.s_uuid.iter().all(|b| *b == 0) {
@@ -343,6 +416,45 @@ fn is_power_of(mut n: u64, base: u64) -> bool {
         n /= base;
     }
     n == 1
+}
+
+/// Block sizes tried when looking for a backup superblock.
+const BACKUP_BLOCK_SIZES: [u64; 4] = [1024, 2048, 4096, 65536];
+/// Backup groups tried per block size, at most.
+const MAX_BACKUP_TRIES: usize = 64;
+
+/// Where a backup superblock may sit: (block size, group, byte offset),
+/// most likely first. Groups 1, 3, 5, 7, 9, 25, 27, 49 … (powers of 3, 5
+/// and 7) with the default 8 × block size blocks per group, plus the last
+/// group (sparse_super2's default second backup) and the groups named by
+/// `hint_backup_bgs` (s_backup_bgs read from a damaged primary).
+pub(crate) fn backup_locations(volume_bytes: u64, hint_backup_bgs: [u32; 2]) -> Vec<(u32, u64, u64)> {
+    let mut out = Vec::new();
+    for bs in BACKUP_BLOCK_SIZES {
+        let blocks_per_group = bs.saturating_mul(8);
+        let first_data_block = u64::from(bs == 1024);
+        let group_bytes = blocks_per_group.saturating_mul(bs);
+        let groups = volume_bytes.saturating_sub(first_data_block.saturating_mul(bs)).div_ceil(group_bytes.max(1));
+        let mut cands: Vec<u64> = (1..groups.min(1 << 20)).filter(|g| *g == 1 || [3u64, 5, 7].iter().any(|b| is_power_of(*g, *b))).collect();
+        cands.truncate(MAX_BACKUP_TRIES);
+        cands.extend(hint_backup_bgs.iter().map(|g| u64::from(*g)).filter(|g| *g > 0 && *g < groups));
+        if groups > 1 {
+            cands.push(groups.saturating_sub(1));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for g in cands {
+            if !seen.insert(g) {
+                continue;
+            }
+            let block = g.saturating_mul(blocks_per_group).saturating_add(first_data_block);
+            let at = block.saturating_mul(bs);
+            if at.saturating_add(1024) <= volume_bytes {
+                out.push((u32::try_from(bs).unwrap_or(u32::MAX), g, at));
+            }
+        }
+    }
+    out.sort_by_key(|(_, g, at)| (*g != 1, *at));
+    out
 }
 
 /// A NUL-padded on-disk string, or None when empty.
