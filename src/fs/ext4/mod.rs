@@ -6,11 +6,29 @@
 //! [`extent`], [`block_map`], [`dir`], [`inline`], [`xattr`]; [`file_map`]
 //! joins the two mapping kinds into runs.
 //!
-//! Deviations: the journal is not replayed (reported in `info()`); values
-//! in ea_inodes and encrypted contents are not read; of the checksums only
-//! inodes' are verified, and a mismatch is a problem, not an error. Everything read from disk is distrusted: block numbers are
-//! checked against the block count, walks are bounded, and damage fails
-//! only the inode or directory block it is in.
+//! Deviations: the journal is not replayed (reported in `info()`);
+//! encrypted contents are not read. Every checksum metadata_csum (or
+//! gdt_csum) defines for the structures read here is verified: superblock,
+//! group descriptors (at open for the first 16384 groups, and each time an
+//! inode's group is used), inodes, directory leaf blocks, htree root and
+//! node blocks, extent tree blocks and the external xattr block. A mismatch
+//! is a problem sentence (with inode and block), never an error: the data
+//! is still returned. In a directory, a bad block checksum is one `Err`
+//! item of `read_dir` ending in [`crate::fs::LISTED_ANYWAY`], followed by
+//! the block's entries; a block that also fails to parse gets only its
+//! parse error. Htree blocks are recognised and never read as leaves, but
+//! names are still read linearly from the leaves (the hash index is not
+//! used). When the primary superblock is unreadable or invalid, the first
+//! valid backup is used (groups 1, 3, 5, 7, 9, 25 … and the last group,
+//! assuming 8 × block size blocks per group, for 1, 2, 4 and 64 KiB
+//! blocks, plus s_backup_bgs if the damaged primary still has them) with
+//! the group descriptors of that group; a backup whose own checksum fails
+//! is skipped. Extended attribute values stored in an ea_inode are read
+//! through that inode, up to 64 KiB (XATTR_SIZE_MAX); POSIX ACLs are
+//! returned in ext4's on-disk encoding, not the `getfattr` one.
+//! Everything read from disk is distrusted: block numbers are checked
+//! against the block count, walks are bounded, and damage fails only the
+//! inode or directory block it is in.
 
 mod block_map;
 mod bytes;
@@ -390,12 +408,15 @@ fn find_superblock(reader: &Reader) -> Result<(Superblock, String, Vec<String>)>
         Ok(b) => [bytes::le32(b, 0x24C), bytes::le32(b, 0x250)],
         Err(_) => [0, 0],
     };
-    let primary_error = match primary.and_then(|b| Superblock::from_bytes(&b)) {
-        Ok(sb) => {
-            let problems = sb.checksum_problem.iter().map(|p| format!("primary {p}; it is used anyway")).collect();
-            return Ok((sb, format!("primary at byte {}", superblock::SUPERBLOCK_OFFSET), problems));
-        }
-        Err(e) => e,
+    let primary_at = format!("primary at byte {}", superblock::SUPERBLOCK_OFFSET);
+    // A primary whose checksum fails is kept only when no backup is valid
+    // (as e2fsck does); a backup must then carry the same UUID.
+    let (primary_error, damaged_primary) = match primary.and_then(|b| Superblock::from_bytes(&b)) {
+        Ok(sb) => match sb.checksum_problem.clone() {
+            None => return Ok((sb, primary_at, Vec::new())),
+            Some(p) => (Error::corrupt(p).at_offset(superblock::SUPERBLOCK_OFFSET), Some(sb)),
+        },
+        Err(e) => (e, None),
     };
     for (bs, g, at) in superblock::backup_locations(reader.size(), hint) {
         let Ok(bytes) = read_vec(&**reader, at, superblock::SUPERBLOCK_BYTES) else { continue };
@@ -409,11 +430,18 @@ fn find_superblock(reader: &Reader) -> Result<(Superblock, String, Vec<String>)>
         if sb.block_size != bs || group_start != Some(at) || !nr_ok || sb.checksum_problem.is_some() || g >= u64::from(sb.group_count) {
             continue;
         }
+        if damaged_primary.as_ref().is_some_and(|p| p.s_uuid != sb.s_uuid) {
+            continue;
+        }
         sb.found_in_group = g;
         let problem = format!(
             "the primary superblock is unusable ({primary_error}); using the backup in group {g} at byte {at}, whose counts and times may be out of date"
         );
         return Ok((sb, format!("backup in group {g} at byte {at}"), vec![problem]));
+    }
+    if let Some(sb) = damaged_primary {
+        let problem = format!("the primary superblock is damaged ({primary_error}) and no valid backup was found; it is used anyway");
+        return Ok((sb, primary_at, vec![problem]));
     }
     Err(primary_error.context("no valid backup superblock was found either"))
 }
