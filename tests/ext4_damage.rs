@@ -579,3 +579,32 @@ fn old_ext2_without_checksums_shows_no_problems() {
     assert!(!err2.contains("warning"), "{err}{err2}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_directory_whose_every_block_fails_is_listed_with_bounded_warnings() {
+    let dir = scratch("allbad");
+    let src = dir.join("src");
+    std::fs::create_dir_all(src.join("big")).unwrap();
+    for i in 0..3000 {
+        std::fs::write(src.join(format!("big/a-name-long-enough-to-fill-blocks-{i:05}")), b"").unwrap();
+    }
+    let img = dir.join("fs.img");
+    let mut c = tool("mke2fs");
+    c.args(["-q", "-F", "-t", "ext4", "-b", "1024", "-O", "metadata_csum", "-d"]).arg(&src).arg(&img).arg("32M");
+    run(c, &[0]);
+    // A new generation changes the seed of every block checksum of the
+    // directory (debugfs rewrites the inode's own checksum to match).
+    debugfs_write(&img, "sif /big generation 12345\n");
+    let fs = open_image(&img);
+    let big = fs.resolve(b"/big").unwrap();
+    let blocks = fs.stat(big).unwrap().size / 1024;
+    assert!(blocks > 100, "{blocks}");
+    let items: Vec<_> = fs.read_dir(big).unwrap().collect();
+    assert_eq!(items.iter().filter(|i| i.is_ok()).count(), 3000);
+    let errors: Vec<String> = items.iter().filter_map(|i| i.as_ref().err().map(|e| e.to_string())).collect();
+    // 64 one by one, then one sum for the rest.
+    assert_eq!(errors.len(), 65, "{errors:?}");
+    assert!(errors.iter().all(|e| e.ends_with(LISTED_ANYWAY)));
+    assert_eq!(errors[64], format!("inode {big}: {} more directory blocks have bad checksums; {LISTED_ANYWAY}", blocks - 64));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -89,4 +89,18 @@ mod tests {
         assert_eq!(GroupDesc::from_bytes(&b, 64).unwrap().inode_table, 0x5_0000_1234);
         assert!(GroupDesc::from_bytes(&b[..20], 32).is_err());
     }
+
+    #[test]
+    fn descriptors_follow_the_superblock_copy_in_use() {
+        let mut b = crate::fs::ext4::superblock::tests::minimal();
+        b[0x4..0x8].copy_from_slice(&40_000u32.to_le_bytes());
+        let mut sb = Superblock::from_bytes(&b).unwrap();
+        // 1 KiB blocks: primary in block 1, table in block 2.
+        assert_eq!(desc_offset(&sb, 0).unwrap(), 2 * 1024);
+        assert_eq!(desc_offset(&sb, 1).unwrap(), 2 * 1024 + 32);
+        // The backup in group 1 sits in block 8193; its table follows.
+        sb.found_in_group = 1;
+        assert_eq!(desc_offset(&sb, 0).unwrap(), 8194 * 1024);
+        assert_eq!(desc_offset(&sb, 33).unwrap(), 8195 * 1024 + 32);
+    }
 }

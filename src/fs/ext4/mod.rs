@@ -62,6 +62,9 @@ const EXT4_ROOT_INO: u64 = 2;
 const MAX_SYMLINK_BYTES: u64 = 64 << 10;
 /// Damaged blocks reported for one directory before giving up on the rest.
 const MAX_DIR_ERRORS: u32 = 256;
+/// Checksum warnings reported one by one for a directory; further ones are
+/// counted and summed up in one item at the end.
+const MAX_DIR_WARNINGS: u32 = 64;
 /// Indirect blocks kept in memory before the cache is dropped.
 const INDIRECT_CACHE_ENTRIES: usize = 256;
 /// Group descriptors checksummed when opening; later ones are checked
@@ -458,6 +461,9 @@ struct DirBlocks<'a> {
     /// entries follow), which does not count toward MAX_DIR_ERRORS.
     pending: VecDeque<(Result<DirEntry>, bool)>,
     errors: u32,
+    warnings: u32,
+    /// Warnings past MAX_DIR_WARNINGS, not yielded one by one.
+    hidden_warnings: u64,
     /// The directory inode's checksum seed (metadata_csum).
     csum_seed: Option<u32>,
     indexed: bool,
@@ -548,6 +554,13 @@ impl Iterator for DirBlocks<'_> {
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             if let Some((item, warning)) = self.pending.pop_front() {
+                if warning {
+                    self.warnings = self.warnings.saturating_add(1);
+                    if self.warnings > MAX_DIR_WARNINGS {
+                        self.hidden_warnings = self.hidden_warnings.saturating_add(1);
+                        continue;
+                    }
+                }
                 if item.is_err() && !warning {
                     self.errors = self.errors.saturating_add(1);
                     if self.errors == MAX_DIR_ERRORS && self.next_block < self.block_count {
@@ -563,7 +576,14 @@ impl Iterator for DirBlocks<'_> {
                 return Some(item);
             }
             if self.next_block >= self.block_count {
-                return None;
+                if self.hidden_warnings == 0 {
+                    return None;
+                }
+                let n = std::mem::take(&mut self.hidden_warnings);
+                return Some(Err(Error::corrupt(format!(
+                    "{n} more directory blocks have bad checksums; {LISTED_ANYWAY}"
+                ))
+                .at_inode(self.ino)));
             }
             self.fill();
         }
@@ -677,6 +697,8 @@ impl FileSystem for Ext4Fs {
             block_count,
             pending: VecDeque::new(),
             errors: 0,
+            warnings: 0,
+            hidden_warnings: 0,
             csum_seed,
             indexed,
         }))

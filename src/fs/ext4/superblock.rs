@@ -470,7 +470,7 @@ pub(crate) fn c_string(b: &[u8]) -> Option<String> {
 
 #[cfg(test)]
 #[allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn minimal() -> Vec<u8> {
@@ -527,6 +527,25 @@ mod tests {
         let sb = Superblock::from_bytes(&b).unwrap();
         let with: Vec<u64> = (0..30).filter(|g| sb.group_has_super(*g)).collect();
         assert_eq!(with, vec![0, 1, 3, 5, 7, 9, 25, 27]);
+    }
+
+    #[test]
+    fn backup_candidates_put_group_1_first() {
+        // 600 MiB: groups of 8 MiB (1 KiB), 32 MiB (2 KiB), 128 MiB (4 KiB).
+        let got = backup_locations(600 << 20, [0, 0]);
+        assert_eq!(got[0], (1024, 1, 8193 * 1024));
+        assert_eq!(got[1], (2048, 1, 16384 * 2048));
+        assert_eq!(got[2], (4096, 1, 32768 * 4096));
+        let four_k: Vec<u64> = got.iter().filter(|c| c.0 == 4096).map(|c| c.1).collect();
+        // Groups 1, 3 and the last (4): sparse_super2's default second backup.
+        assert_eq!(four_k, vec![1, 3, 4]);
+        let one_k: Vec<u64> = got.iter().filter(|c| c.0 == 1024).map(|c| c.1).collect();
+        assert_eq!(&one_k[..8], &[1, 3, 5, 7, 9, 25, 27, 49]);
+        // s_backup_bgs from a damaged primary are tried too.
+        assert!(backup_locations(600 << 20, [2, 0]).contains(&(4096, 2, 2 * 32768 * 4096)));
+        // Nothing past the end, nothing for tiny volumes.
+        assert!(got.iter().all(|c| c.2 + 1024 <= 600 << 20));
+        assert!(backup_locations(4096, [0, 0]).is_empty());
     }
 
     #[test]
