@@ -608,3 +608,32 @@ fn a_directory_whose_every_block_fails_is_listed_with_bounded_warnings() {
     assert_eq!(errors[64], format!("inode {big}: {} more directory blocks have bad checksums; {LISTED_ANYWAY}", blocks - 64));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn xattr_values_in_an_ea_inode_are_read_through_it() {
+    let dir = scratch("eainode");
+    let src = dir.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("f"), b"x").unwrap();
+    let img = dir.join("fs.img");
+    let mut c = tool("mke2fs");
+    c.args(["-q", "-F", "-t", "ext4", "-b", "4096", "-O", "ea_inode,metadata_csum", "-d"]).arg(&src).arg(&img).arg("32M");
+    run(c, &[0]);
+    // A value as large as a block can't share the xattr block: it goes to an ea_inode.
+    let value = pseudo_random(4096, 77).iter().map(|b| b'a' + b % 26).collect::<Vec<u8>>();
+    std::fs::write(dir.join("value"), &value).unwrap();
+    debugfs_write(&img, &format!("ea_set -f {} /f user.huge\n", dir.join("value").display()));
+    let out = dir.join("got");
+    debugfs(&img, &format!("ea_get -f {} /f user.huge", out.display()));
+    assert_eq!(std::fs::read(&out).unwrap(), value, "debugfs disagrees with what was set");
+    // Stored as a reference in the inode, not in an xattr block.
+    assert!(debugfs(&img, "stat /f").contains("File ACL: 0"));
+    let fs = open_image(&img);
+    assert!(fs.info().problems.is_empty(), "{:?}", fs.info().problems);
+    let f = fs.resolve(b"/f").unwrap();
+    let m = fs.stat(f).unwrap();
+    assert!(m.problems.is_empty(), "{:?}", m.problems);
+    let x = fs.xattrs(f).unwrap();
+    assert_eq!(x, vec![salvage::fs::Xattr { name: b"user.huge".to_vec(), value }]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -87,7 +87,8 @@ const RO_COMPAT_NAMES: &[(u32, &str)] = &[
     (0x10000, "orphan_present"),
 ];
 /// Incompat bits that change nothing about how we read: listed, not refused.
-const INCOMPAT_UNDERSTOOD: u32 = 0x2 | 0x4 | 0x10 | 0x40 | 0x80 | 0x100 | 0x200 | 0x2000 | 0x4000 | 0x8000;
+/// ea_inode (0x400): xattr values in other inodes are read through them.
+const INCOMPAT_UNDERSTOOD: u32 = 0x2 | 0x4 | 0x10 | 0x40 | 0x80 | 0x100 | 0x200 | 0x400 | 0x2000 | 0x4000 | 0x8000;
 
 /// A checked superblock.
 #[derive(Clone, Debug)]
