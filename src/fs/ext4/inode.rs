@@ -4,7 +4,10 @@
 //! "Inode Timestamps"). Fields past byte 0x80 exist only when
 //! `i_extra_isize` covers them; times then gain nanoseconds and two epoch
 //! bits (seconds are signed 32-bit plus epoch << 32, as the kernel decodes
-//! them, so both pre-1970 and post-2038 times are valid).
+//! them, so both pre-1970 and post-2038 times are valid). Device inodes
+//! keep their numbers in `i_block`: the old 8:8 encoding in the first word,
+//! or 0 there and the new 12:20 one in the second (as the kernel's
+//! `ext4_iget` reads them).
 
 use super::bytes::{array, le16, le32, lo_hi};
 use crate::error::{Error, Result};

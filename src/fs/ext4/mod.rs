@@ -23,7 +23,10 @@
 //! assuming 8 × block size blocks per group, for 1, 2, 4 and 64 KiB
 //! blocks, plus s_backup_bgs if the damaged primary still has them) with
 //! the group descriptors of that group; a backup whose own checksum fails
-//! is skipped. Extended attribute values stored in an ea_inode are read
+//! is skipped, and so is one with another UUID when the primary still
+//! parses. Not found: backups of filesystems made with a non-default
+//! blocks-per-group (`mke2fs -g`, bigalloc); with meta_bg, descriptor
+//! blocks past s_first_meta_bg are still read from their primary place. Extended attribute values stored in an ea_inode are read
 //! through that inode, up to 64 KiB (XATTR_SIZE_MAX); POSIX ACLs are
 //! returned in ext4's on-disk encoding, not the `getfattr` one.
 //! Everything read from disk is distrusted: block numbers are checked

@@ -3,6 +3,9 @@
 //! Follows Documentation/filesystems/ext4/super.rst ("Super Block"). The
 //! superblock is the 1024 bytes at byte 1024 of the volume. Only the
 //! fields the reader and `info()` need are kept; each is checked once here.
+//! Backup copies sit at the start of groups 0, 1 and powers of 3, 5, 7
+//! (sparse_super) or in s_backup_bgs (sparse_super2); [`backup_locations`]
+//! lists where to look when the primary is unusable.
 
 use super::bytes::{array, le16, le32, le8, lo_hi};
 use super::checksum::GdtCsum;
