@@ -26,9 +26,11 @@
 //! is skipped, and so is one with another UUID when the primary still
 //! parses. Not found: backups of filesystems made with a non-default
 //! blocks-per-group (`mke2fs -g`, bigalloc); with meta_bg, descriptor
-//! blocks past s_first_meta_bg are still read from their primary place. Extended attribute values stored in an ea_inode are read
-//! through that inode, up to 64 KiB (XATTR_SIZE_MAX); POSIX ACLs are
-//! returned in ext4's on-disk encoding, not the `getfattr` one.
+//! blocks past s_first_meta_bg are still read from their primary place.
+//! Extended attribute values stored in an ea_inode are read through that
+//! inode (which must carry EA_INODE_FL), up to 64 KiB (XATTR_SIZE_MAX);
+//! POSIX ACLs are returned in ext4's on-disk encoding, not the `getfattr`
+//! one.
 //! Everything read from disk is distrusted: block numbers are checked
 //! against the block count, walks are bounded, and damage fails only the
 //! inode or directory block it is in.
@@ -354,7 +356,7 @@ impl Ext4Fs {
         if bad.len() > MAX_GDT_PROBLEMS {
             let more = bad.len().saturating_sub(MAX_GDT_PROBLEMS);
             bad.truncate(MAX_GDT_PROBLEMS);
-            bad.push(format!("{more} more group descriptors have bad checksums"));
+            bad.push(format!("{more} more problems with group descriptors"));
         }
         bad
     }
@@ -375,6 +377,9 @@ impl Ext4Fs {
     /// A value kept in ea_inode `n`, up to xattr::MAX_VALUE_BYTES.
     fn ea_inode_value(&self, n: u32, size: u32) -> Result<Vec<u8>> {
         let l = self.loaded(u64::from(n))?;
+        if !l.inode.has_flag(inode::EXT4_EA_INODE_FL) {
+            return Err(Error::corrupt(format!("inode {n} is not marked as holding an attribute value (ea_inode)")));
+        }
         let mut buf = alloc_bytes(u64::from(size), xattr::MAX_VALUE_BYTES, "extended attribute value")?;
         let got = self.read_loaded(&l, 0, &mut buf)?;
         if got < buf.len() {
