@@ -16,13 +16,32 @@ use super::bytes::{le16, le32};
 /// kernel's `crc32c_le`, as ext4's `ext4_chksum` calls it).
 pub(crate) fn crc32c_raw(mut crc: u32, data: &[u8]) -> u32 {
     for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            let mask = 0u32.wrapping_sub(crc & 1);
-            crc = (crc >> 1) ^ (0x82F6_3B78 & mask);
-        }
+        // The index is the low byte, so it is always in the table.
+        let i = usize::from(u8::try_from((crc ^ u32::from(b)) & 0xFF).unwrap_or(0));
+        crc = (crc >> 8) ^ CRC32C_TABLE.get(i).copied().unwrap_or(0);
     }
     crc
+}
+
+/// crc32c (reflected polynomial 0x82F63B78) for each byte value.
+const CRC32C_TABLE: [u32; 256] = crc32c_table();
+
+// Compile-time loop counters below 256; `as usize` of a value < 256.
+#[allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation, clippy::as_conversions)]
+const fn crc32c_table() -> [u32; 256] {
+    let mut table = [0u32; 256];
+    let mut n = 0u32;
+    while n < 256 {
+        let mut crc = n;
+        let mut k = 0;
+        while k < 8 {
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0x82F6_3B78 } else { crc >> 1 };
+            k += 1;
+        }
+        table[n as usize] = crc;
+        n += 1;
+    }
+    table
 }
 
 /// CRC-16 (polynomial 0x8005, reflected, no inversions), as the kernel's
