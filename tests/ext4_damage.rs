@@ -637,3 +637,20 @@ fn xattr_values_in_an_ea_inode_are_read_through_it() {
     assert_eq!(x, vec![salvage::fs::Xattr { name: b"user.huge".to_vec(), value }]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn inodes_of_a_group_with_a_bad_descriptor_say_so_and_still_read() {
+    let (src, img) = csum_image("gd0");
+    flip(&img, 2 * 1024 + 0x1E); // group 0's bg_checksum
+    let fs = open_image(&img);
+    let info = fs.info();
+    assert_eq!(info.problems.len(), 1, "{:?}", info.problems);
+    assert!(info.problems[0].starts_with("byte 0x800: group 0's descriptor checksum is "), "{}", info.problems[0]);
+    let plain = fs.resolve(b"/plain").unwrap();
+    let m = fs.stat(plain).unwrap();
+    assert_eq!(m.problems.len(), 1, "{:?}", m.problems);
+    assert!(m.problems[0].starts_with("group 0's descriptor checksum is "), "{}", m.problems[0]);
+    assert!(m.problems[0].ends_with("its inode table location may be wrong"));
+    assert_eq!(sha_of(&fs, plain, m.size), sha_file(&src.join("plain")));
+    std::fs::remove_dir_all(src.parent().unwrap()).unwrap();
+}
