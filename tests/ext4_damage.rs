@@ -654,3 +654,34 @@ fn inodes_of_a_group_with_a_bad_descriptor_say_so_and_still_read() {
     assert_eq!(sha_of(&fs, plain, m.size), sha_file(&src.join("plain")));
     std::fs::remove_dir_all(src.parent().unwrap()).unwrap();
 }
+
+#[test]
+fn zeroed_primary_superblock_uses_the_backup_64k() {
+    // 64 KiB blocks: 65528 blocks per group, so group 1 starts at 4 GiB less
+    // 512 KiB; the image is sparse (about 25 MB on disk without a journal).
+    let dir = scratch("backup-64k");
+    let src = dir.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    make_tree(&src, false, false);
+    let img = dir.join("fs.img");
+    let mut c = tool("mke2fs");
+    c.args(["-q", "-F", "-t", "ext4", "-b", "65536", "-N", "4096", "-O", "^has_journal,^resize_inode", "-E", "root_owner=0:0", "-d"])
+        .arg(&src)
+        .arg(&img)
+        .arg("5G");
+    run(c, &[0]);
+    {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::OpenOptions::new().write(true).open(&img).unwrap();
+        f.write_all_at(&[0u8; 1024], 1024).unwrap();
+    }
+    let fs = open_image(&img);
+    let at = 65528u64 * 65536;
+    assert!(
+        fs.info().details.iter().any(|(k, v)| k == "superblock" && *v == format!("backup in group 1 at byte {at}")),
+        "{:?}",
+        fs.info().details
+    );
+    compare_with_source(&src, &walk(&fs));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -20,7 +20,8 @@
 //! names are still read linearly from the leaves (the hash index is not
 //! used). When the primary superblock is unreadable or invalid, the first
 //! valid backup is used (groups 1, 3, 5, 7, 9, 25 … and the last group,
-//! assuming 8 × block size blocks per group, for 1, 2, 4 and 64 KiB
+//! assuming mke2fs's default blocks per group (8 × block size, at most
+//! 65528), for 1, 2, 4 and 64 KiB
 //! blocks, plus s_backup_bgs if the damaged primary still has them) with
 //! the group descriptors of that group; a backup whose own checksum fails
 //! is skipped, and so is one with another UUID when the primary still

@@ -424,18 +424,22 @@ fn is_power_of(mut n: u64, base: u64) -> bool {
 
 /// Block sizes tried when looking for a backup superblock.
 const BACKUP_BLOCK_SIZES: [u64; 4] = [1024, 2048, 4096, 65536];
+/// The most blocks a group holds ((1 << 16) - 8); 64 KiB blocks get this.
+const MAX_BLOCKS_PER_GROUP: u64 = 65528;
 /// Backup groups tried per block size, at most.
 const MAX_BACKUP_TRIES: usize = 64;
 
 /// Where a backup superblock may sit: (block size, group, byte offset),
 /// most likely first. Groups 1, 3, 5, 7, 9, 25, 27, 49 … (powers of 3, 5
-/// and 7) with the default 8 × block size blocks per group, plus the last
+/// and 7) with the default 8 × block size blocks per group (65528 for
+/// 64 KiB blocks), plus the last
 /// group (sparse_super2's default second backup) and the groups named by
 /// `hint_backup_bgs` (s_backup_bgs read from a damaged primary).
 pub(crate) fn backup_locations(volume_bytes: u64, hint_backup_bgs: [u32; 2]) -> Vec<(u32, u64, u64)> {
     let mut out = Vec::new();
     for bs in BACKUP_BLOCK_SIZES {
-        let blocks_per_group = bs.saturating_mul(8);
+        // mke2fs's default, capped at 65528 (EXT2_MAX_BLOCKS_PER_GROUP) for 64 KiB.
+        let blocks_per_group = bs.saturating_mul(8).min(MAX_BLOCKS_PER_GROUP);
         let first_data_block = u64::from(bs == 1024);
         let group_bytes = blocks_per_group.saturating_mul(bs);
         let groups = volume_bytes.saturating_sub(first_data_block.saturating_mul(bs)).div_ceil(group_bytes.max(1));
@@ -550,6 +554,9 @@ pub(crate) mod tests {
         // Nothing past the end, nothing for tiny volumes.
         assert!(got.iter().all(|c| c.2 + 1024 <= 600 << 20));
         assert!(backup_locations(4096, [0, 0]).is_empty());
+        // 64 KiB blocks: 65528 blocks per group.
+        let big = backup_locations(40 << 30, [0, 0]);
+        assert!(big.contains(&(65536, 1, 65528 * 65536)), "{big:?}");
     }
 
     #[test]
