@@ -346,13 +346,14 @@ fn walk_ignoring(fs: &salvage::fs::ext4::Ext4Fs) -> std::collections::BTreeMap<V
     out
 }
 
-/// Zeroes the primary superblock; the walk must still equal the source.
-fn check_backup(name: &str, args: &[&str], size: &str, expect: &str) {
+/// Zeroes `zero_bytes` from byte 1024 (the primary superblock, and the
+/// group descriptor table after it); the walk must still equal the source.
+fn check_backup(name: &str, args: &[&str], size: &str, zero_bytes: usize, expect: &str) {
     let (src, img) = build(name, args, size, true, false);
     {
         use std::os::unix::fs::FileExt;
         let f = std::fs::OpenOptions::new().write(true).open(&img).unwrap();
-        f.write_all_at(&[0u8; 1024], 1024).unwrap();
+        f.write_all_at(&vec![0u8; zero_bytes], 1024).unwrap();
     }
     let fs = open_image(&img);
     let info = fs.info();
@@ -373,14 +374,27 @@ fn check_backup(name: &str, args: &[&str], size: &str, expect: &str) {
 
 #[test]
 fn zeroed_primary_superblock_uses_the_backup_1k() {
-    // Group 1 starts at block 8193 with 1 KiB blocks.
-    check_backup("backup-1k", &["-t", "ext4", "-b", "1024"], "24M", "backup in group 1 at byte 8389632");
+    // Group 1 starts at block 8193 with 1 KiB blocks. Only the superblock goes.
+    check_backup("backup-1k", &["-t", "ext4", "-b", "1024"], "24M", 1024, "backup in group 1 at byte 8389632");
 }
 
 #[test]
 fn zeroed_primary_superblock_uses_the_backup_4k() {
-    // 32768 blocks per group of 4 KiB: group 1 at 128 MiB.
-    check_backup("backup-4k", &["-t", "ext4", "-b", "4096", "-O", "metadata_csum"], "200M", "backup in group 1 at byte 134217728");
+    // 32768 blocks per group of 4 KiB: group 1 at 128 MiB. The superblock
+    // and the descriptor table in block 1 go: the backup's table is used.
+    check_backup(
+        "backup-4k",
+        &["-t", "ext4", "-b", "4096", "-O", "metadata_csum"],
+        "200M",
+        2 * 4096 - 1024,
+        "backup in group 1 at byte 134217728",
+    );
+}
+
+#[test]
+fn zeroed_superblock_and_descriptors_use_the_backup_ext2_1k() {
+    // Block 1 (superblock) and block 2 (descriptors) of a 1 KiB ext2.
+    check_backup("backup-ext2", &["-t", "ext2", "-b", "1024"], "24M", 2048, "backup in group 1 at byte 8389632");
 }
 
 #[test]
