@@ -202,6 +202,32 @@ mod tests {
     }
 
     #[test]
+    fn random_bytes_never_panic() {
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        for round in 0..2000 {
+            let len = [0, 3, 16, 40, 100, 1024][round % 6];
+            let mut b = Vec::with_capacity(len);
+            for _ in 0..len {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                b.push((seed >> 24) as u8);
+            }
+            if len >= 12 && round % 2 == 0 {
+                b[0..4].copy_from_slice(&EXT4_XATTR_MAGIC.to_le_bytes());
+                b[8..12].copy_from_slice(&1u32.to_le_bytes());
+            }
+            let _ = in_inode(&b);
+            let _ = in_block(&b, 1);
+            let _ = super::super::dir::classify(&b, (round % 3) as u64, true);
+            let _ = super::super::checksum::dir_leaf_problem(&b, 1);
+            let _ = super::super::checksum::dx_problem(&b, round % 40, 1);
+            let _ = super::super::checksum::extent_block_problem(&b, (round % 100) as u16, 1);
+            let _ = super::super::checksum::xattr_block_problem(&b, 1, 1);
+        }
+    }
+
+    #[test]
     fn values_past_the_inode_are_errors() {
         let mut a = area_with(7, b"data", b"hello");
         a.truncate(a.len() - 2);
