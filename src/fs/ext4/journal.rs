@@ -122,32 +122,68 @@ struct JournalFile<'a> {
 }
 
 impl<'a> JournalFile<'a> {
-    fn open(fs: &'a Ext4Fs, sbj: &SbJournal, problems: &mut Vec<String>) -> Result<JournalFile<'a>> {
+    /// Opens the journal through its inode or, when that fails or gives no
+    /// readable journal superblock, through the superblock's backup of
+    /// the inode's i_block.
+    fn open(fs: &'a Ext4Fs, sbj: &SbJournal, problems: &mut Vec<String>) -> Result<(JournalFile<'a>, JournalSuperblock)> {
         let ino = u64::from(sbj.s_journal_inum);
-        let from_inode = fs.loaded(ino).and_then(|l| match &l.map {
-            Mapping::Inline(_) => Err(Error::corrupt("the journal inode holds inline data, not blocks")),
-            Mapping::Extents(e) => Ok((Mapping::Extents(e.clone()), l.inode.size)),
-            Mapping::BlockMap(p) => Ok((Mapping::BlockMap(*p), l.inode.size)),
-        });
-        let (map, size) = match (from_inode, &sbj.backup) {
-            (Ok(m), _) => m,
-            (Err(e), Some((i_block, size))) => {
-                let map = if super::bytes::le16(i_block, 0) == 0xF30A {
-                    let read = |n: u64| fs.read_block(n);
-                    Mapping::Extents(super::extent::collect_extents(i_block, &read).map_err(|e2| {
-                        e2.context(format!("journal inode {ino} is unreadable ({e}), and so is the superblock's backup of its extent tree"))
-                    })?)
-                } else {
-                    Mapping::BlockMap(super::block_map::root_pointers(i_block))
-                };
-                problems.push(format!(
-                    "the journal inode {ino} is unreadable ({e}); used the superblock's backup of its block map"
-                ));
-                (map, *size)
-            }
-            (Err(e), None) => return Err(e.context(format!("reading journal inode {ino}"))),
+        let loaded = fs.loaded(ino);
+        let inode_i_block = loaded.as_ref().ok().map(|l| l.inode.i_block);
+        let from_inode = loaded
+            .and_then(|l| match &l.map {
+                Mapping::Inline(_) => Err(Error::corrupt("the journal inode holds inline data, not blocks")),
+                Mapping::Extents(e) => Ok(JournalFile::new(fs, Mapping::Extents(e.clone()), l.inode.size)),
+                Mapping::BlockMap(p) => Ok(JournalFile::new(fs, Mapping::BlockMap(*p), l.inode.size)),
+            })
+            .and_then(|jf| jf.superblock().map(|sb| (jf, sb)));
+        let e = match from_inode {
+            Ok(found) => return Ok(found),
+            Err(e) => e,
         };
-        Ok(JournalFile { fs, map, size_blocks: size.checked_div(fs.block_size()).unwrap_or(0), last: std::cell::Cell::new(None) })
+        let Some((i_block, size)) = sbj.backup.as_ref().filter(|(b, _)| Some(*b) != inode_i_block) else {
+            // No backup, or one saying the same as the inode: the journal
+            // itself is damaged.
+            return Err(e);
+        };
+        let map = if super::bytes::le16(i_block, 0) == 0xF30A {
+            let read = |n: u64| fs.read_block(n);
+            Mapping::Extents(super::extent::collect_extents(i_block, &read).map_err(|e2| {
+                e2.context(format!("journal inode {ino} is unreadable ({e}), and so is the superblock's backup of its extent tree"))
+            })?)
+        } else {
+            Mapping::BlockMap(super::block_map::root_pointers(i_block))
+        };
+        let jf = JournalFile::new(fs, map, *size);
+        let sb = jf.superblock().map_err(|e2| {
+            e2.context(format!("journal inode {ino} is unreadable ({e}), and through the superblock's backup of its block map"))
+        })?;
+        problems.push(format!("the journal inode {ino} is unreadable ({e}); used the superblock's backup of its block map"));
+        Ok((jf, sb))
+    }
+
+    fn new(fs: &'a Ext4Fs, map: Mapping, size_bytes: u64) -> JournalFile<'a> {
+        let size_blocks = size_bytes.checked_div(fs.block_size()).unwrap_or(0);
+        JournalFile { fs, map, size_blocks, last: std::cell::Cell::new(None) }
+    }
+
+    /// Reads and checks the journal superblock against the inode's size
+    /// and the filesystem's.
+    fn superblock(&self) -> Result<JournalSuperblock> {
+        let first = self.read(0).map_err(|e| e.context("reading the journal superblock"))?;
+        let sb = JournalSuperblock::from_bytes(&first, self.fs.sb.block_size)?;
+        if u64::from(sb.s_maxlen) > self.size_blocks {
+            return Err(Error::corrupt(format!(
+                "the journal claims {} blocks but its inode holds {}",
+                sb.s_maxlen, self.size_blocks
+            )));
+        }
+        if u64::from(sb.s_maxlen) > self.fs.sb.blocks_count {
+            return Err(Error::corrupt(format!(
+                "the journal claims {} blocks, more than the filesystem's {}",
+                sb.s_maxlen, self.fs.sb.blocks_count
+            )));
+        }
+        Ok(sb)
     }
 
     /// The filesystem block holding journal block `n`.
@@ -232,21 +268,7 @@ struct Recovery<'a> {
 
 /// Runs the three passes; returns the info line and the replay map.
 fn replay_journal(fs: &Ext4Fs, sbj: &SbJournal, problems: &mut Vec<String>) -> Result<(String, BTreeMap<u64, JournalCopy>)> {
-    let jf = JournalFile::open(fs, sbj, problems)?;
-    let first = jf.read(0).map_err(|e| e.context("reading the journal superblock"))?;
-    let sb = JournalSuperblock::from_bytes(&first, fs.sb.block_size)?;
-    if u64::from(sb.s_maxlen) > jf.size_blocks {
-        return Err(Error::corrupt(format!(
-            "the journal claims {} blocks but its inode holds {}",
-            sb.s_maxlen, jf.size_blocks
-        )));
-    }
-    if u64::from(sb.s_maxlen) > fs.sb.blocks_count {
-        return Err(Error::corrupt(format!(
-            "the journal claims {} blocks, more than the filesystem's {}",
-            sb.s_maxlen, fs.sb.blocks_count
-        )));
-    }
+    let (jf, sb) = JournalFile::open(fs, sbj, problems)?;
     if sb.s_start == 0 {
         return Ok((format!("clean (nothing to replay; journal {})", sb.describe()), BTreeMap::new()));
     }
