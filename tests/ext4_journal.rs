@@ -615,3 +615,47 @@ fn untouched_ranges_read_straight_through() {
     assert!(counts[1] <= 8, "{counts:?}");
     std::fs::remove_dir_all(&c.dir).unwrap();
 }
+
+/// The log wraps around the end of the journal: the same transactions
+/// moved so they start two blocks before the end replay the same.
+#[test]
+fn log_wrapping_around_the_journal_end() {
+    // Extents, so `blocks <8>` lists only the journal's own blocks; no
+    // journal checksums, so its superblock can be edited.
+    let c = case("wrap", &["-t", "ext4", "-b", "1024", "-O", "^metadata_csum"], "16M");
+    let blocks = c.changed_blocks();
+    let data = c.block_file(&blocks, "blocks");
+    let one = data_block(&c.modified, "/one");
+    let dirty = c.dirty(
+        "dirty.img",
+        &format!("jo\njw -b {} {}\njc\njo\njw -r {one} /dev/null\njc\n", join(&blocks), data.display()),
+    );
+    let straight = open_with(&dirty, true);
+    let want = tree(&straight);
+    let want_line = journal_line(&straight);
+    drop(straight);
+    let physical: Vec<usize> =
+        debugfs(&dirty, "blocks <8>").split_whitespace().map(|b| b.parse().unwrap()).collect();
+    let bs = c.block_size;
+    let mut raw = std::fs::read(&dirty).unwrap();
+    let sb_at = physical[0] * bs;
+    let be32 = |b: &[u8], at: usize| u32::from_be_bytes(b[at..at + 4].try_into().unwrap()) as usize;
+    let (maxlen, first, start) = (be32(&raw, sb_at + 0x10), be32(&raw, sb_at + 0x14), be32(&raw, sb_at + 0x1C));
+    assert_eq!((first, start), (1, 1));
+    let span = maxlen - first;
+    let shift = span - 2;
+    let old: Vec<Vec<u8>> = (0..maxlen).map(|j| raw[physical[j] * bs..(physical[j] + 1) * bs].to_vec()).collect();
+    for j in first..maxlen {
+        let to = first + (j - first + shift) % span;
+        raw[physical[to] * bs..(physical[to] + 1) * bs].copy_from_slice(&old[j]);
+    }
+    raw[sb_at + 0x1C..sb_at + 0x20].copy_from_slice(&((first + shift) as u32).to_be_bytes());
+    std::fs::write(&dirty, &raw).unwrap();
+    let wrapped = open_with(&dirty, true);
+    assert_eq!(journal_line(&wrapped), want_line);
+    assert!(wrapped.info().problems.is_empty(), "{:?}", wrapped.info().problems);
+    assert_eq!(tree(&wrapped), want);
+    let fsck = c.fsck_copy(&dirty);
+    assert_eq!(tree(&open_with(&fsck, false)), want, "e2fsck's replay of the wrapped log");
+    std::fs::remove_dir_all(&c.dir).unwrap();
+}
