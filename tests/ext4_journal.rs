@@ -645,9 +645,9 @@ fn log_wrapping_around_the_journal_end() {
     let span = maxlen - first;
     let shift = span - 2;
     let old: Vec<Vec<u8>> = (0..maxlen).map(|j| raw[physical[j] * bs..(physical[j] + 1) * bs].to_vec()).collect();
-    for j in first..maxlen {
+    for (j, block) in old.iter().enumerate().skip(first) {
         let to = first + (j - first + shift) % span;
-        raw[physical[to] * bs..(physical[to] + 1) * bs].copy_from_slice(&old[j]);
+        raw[physical[to] * bs..(physical[to] + 1) * bs].copy_from_slice(block);
     }
     raw[sb_at + 0x1C..sb_at + 0x20].copy_from_slice(&((first + shift) as u32).to_be_bytes());
     std::fs::write(&dirty, &raw).unwrap();
