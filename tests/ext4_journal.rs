@@ -659,3 +659,30 @@ fn log_wrapping_around_the_journal_end() {
     assert_eq!(tree(&open_with(&fsck, false)), want, "e2fsck's replay of the wrapped log");
     std::fs::remove_dir_all(&c.dir).unwrap();
 }
+
+#[test]
+fn logged_block_past_the_end_is_skipped() {
+    let dir = scratch("journal-outside");
+    let img = dir.join("fs.img");
+    let mut m = tool("mke2fs");
+    m.args(["-q", "-F", "-t", "ext3", "-b", "1024"]).arg(&img).arg("16M");
+    run(m, &[0]);
+    let data = dir.join("data");
+    std::fs::write(&data, pseudo_random(2048, 5)).unwrap();
+    // Two free blocks near the end of the first group.
+    debugfs_script(&img, &format!("jo\njw -b 8000,8001 {}\njc\n", data.display()));
+    // The second tag (after the first tag's 8 bytes and its 16-byte UUID).
+    let descriptor: usize = debugfs(&img, "bmap <8> 1").trim().parse().unwrap();
+    let mut raw = std::fs::read(&img).unwrap();
+    let at = descriptor * 1024 + 36;
+    assert_eq!(raw[at..at + 4], 8001u32.to_be_bytes());
+    raw[at..at + 4].copy_from_slice(&0x7FFF_FFFFu32.to_be_bytes());
+    std::fs::write(&img, &raw).unwrap();
+    let fs = open_with(&img, true);
+    assert_eq!(journal_line(&fs), "replayed 1 transaction (sequence 1), 1 block changed (journal v2, no checksums)");
+    assert_eq!(
+        fs.info().problems,
+        vec!["transaction 1: logged block 2147483647 is past the end of the filesystem (16384 blocks); skipped"]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

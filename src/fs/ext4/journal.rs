@@ -259,7 +259,6 @@ struct Recovery<'a> {
     revoked: HashMap<u64, u32>,
     map: BTreeMap<u64, JournalCopy>,
     transactions: u64,
-    logged: u64,
     skipped_revoked: u64,
     bad_data: Tally,
     outside: Tally,
@@ -282,7 +281,6 @@ fn replay_journal(fs: &Ext4Fs, sbj: &SbJournal, problems: &mut Vec<String>) -> R
         revoked: HashMap::new(),
         map: BTreeMap::new(),
         transactions: 0,
-        logged: 0,
         skipped_revoked: 0,
         bad_data: Tally::default(),
         outside: Tally::default(),
@@ -450,7 +448,6 @@ impl Recovery<'_> {
     /// Records one logged block, unless revoked or damaged. Fails only when
     /// the map is full.
     fn replay_tag(&mut self, tag: &jbd2::Tag, seq: u32, at: u64) -> Result<()> {
-        self.logged = self.logged.saturating_add(1);
         if self.revoked.get(&tag.fs_block).is_some_and(|r| !is_after(seq, *r)) {
             self.skipped_revoked = self.skipped_revoked.saturating_add(1);
             return Ok(());
@@ -519,6 +516,21 @@ mod tests {
         assert!(is_after(1, u32::MAX));
         assert_eq!(newer(u32::MAX, 2), 2);
         assert_eq!(newer(7, 3), 7);
+    }
+
+    #[test]
+    fn the_log_wraps_to_its_first_block() {
+        let mut b = vec![0u8; 1024];
+        b[0..4].copy_from_slice(&jbd2::JBD2_MAGIC.to_be_bytes());
+        b[4..8].copy_from_slice(&4u32.to_be_bytes());
+        b[0xC..0x10].copy_from_slice(&1024u32.to_be_bytes());
+        b[0x10..0x14].copy_from_slice(&100u32.to_be_bytes());
+        b[0x14..0x18].copy_from_slice(&1u32.to_be_bytes());
+        let sb = JournalSuperblock::from_bytes(&b, 1024).unwrap();
+        assert_eq!(next_block(&sb, 98, 1), 99);
+        assert_eq!(next_block(&sb, 99, 1), 1);
+        assert_eq!(next_block(&sb, 98, 5), 4);
+        assert_eq!(next_block(&sb, 50, 99 * 3), 50);
     }
 
     #[test]
