@@ -12,7 +12,7 @@ use std::rc::Rc;
 use salvage::container::Source;
 use salvage::error::{Error, Result};
 use salvage::fs::{FileKind, FileSystem};
-use salvage::image::{Entry, Image};
+use salvage::image::{Entry, Image, OpenOptions};
 use salvage::path::{escape, unescape};
 use salvage::read_at::{CacheConfig, ChunkCache, IoStats, ReadAt};
 
@@ -30,6 +30,9 @@ IMAGE is the disk image; --with adds the other files of the same image
 links, times with nanoseconds, device numbers, flags, extended
 attributes (text when printable, else hex) and problems.
 --stats prints, on stderr, how many reads reached the image file(s).
+--no-journal (any command) does not replay ext3/ext4 journals: it shows
+the filesystem as it was on disk before the crash. By default a journal
+that needs recovery is replayed in memory; the image is never written.
 Paths are absolute inside the volume; bytes that are not UTF-8 are
 written and accepted as \\xHH, and a backslash as \\\\.";
 
@@ -95,6 +98,7 @@ struct Args {
     json: bool,
     recursive: bool,
     stats: bool,
+    no_journal: bool,
     output: Option<String>,
     paths: Vec<String>,
 }
@@ -114,6 +118,7 @@ fn parse(argv: Vec<String>) -> std::result::Result<Args, String> {
             "--json" => a.json = true,
             "-R" | "--recursive" => a.recursive = true,
             "--stats" => a.stats = true,
+            "--no-journal" => a.no_journal = true,
             s if s.starts_with('-') && s.len() > 1 => return Err(format!("unknown option {s}")),
             _ if a.image.is_none() => a.image = Some(arg),
             _ => a.paths.push(arg),
@@ -188,7 +193,7 @@ fn open_image(args: &Args) -> Result<Image> {
     let image = args.image.as_deref().ok_or_else(|| Error::invalid("no image given"))?;
     let main = open_source(image, &stats)?;
     let others = args.with.iter().map(|p| open_source(p, &stats)).collect::<Result<Vec<_>>>()?;
-    Image::open(main, others, stats)
+    Image::open_with(main, others, stats, OpenOptions { replay_journal: !args.no_journal })
 }
 
 fn run(args: &Args) -> Result<ExitCode> {
