@@ -692,8 +692,12 @@ impl FileSystem for Ext4Fs {
         if let Some(p) = superblock::c_string(&sb.s_last_mounted) {
             details.push(("last mounted on".to_string(), p));
         }
-        let max = if sb.s_max_mnt_count < 0 { "no limit".to_string() } else { sb.s_max_mnt_count.to_string() };
-        details.push(("mount count".to_string(), format!("{} (check after {max})", sb.s_mnt_count)));
+        let max = if sb.s_max_mnt_count <= 0 {
+            "no forced check".to_string()
+        } else {
+            format!("forced check after {}", sb.s_max_mnt_count)
+        };
+        details.push(("mount count".to_string(), format!("{} ({max})", sb.s_mnt_count)));
         if let Some(line) = &self.journal_line {
             details.push(("journal".to_string(), line.clone()));
         }
