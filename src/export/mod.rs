@@ -789,6 +789,8 @@ mod tests {
                 mtime: Timestamp { secs: 1_000_000_000, nanos: 5 },
                 ctime: Timestamp::default(),
                 crtime: None,
+                rdev: None,
+                flags: 0,
                 problems: Vec::new(),
             })
         }
