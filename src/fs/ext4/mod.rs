@@ -18,6 +18,7 @@ mod checksum;
 mod dir;
 mod extent;
 mod file_map;
+#[doc(hidden)] pub mod fuzzing;
 mod group;
 mod inline;
 mod inode;
