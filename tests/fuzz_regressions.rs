@@ -30,8 +30,12 @@ fn files_in(dir: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.is_file()).collect())
         .unwrap_or_default();
-    // README files describe the inputs; everything else is an input.
-    out.retain(|p| p.extension().is_none_or(|e| e != "md"));
+    // README files describe the inputs and dot files keep empty folders;
+    // everything else is an input.
+    out.retain(|p| {
+        let name = p.file_name().unwrap_or_default().to_string_lossy();
+        !name.starts_with('.') && !name.ends_with(".md")
+    });
     out.sort();
     out
 }
