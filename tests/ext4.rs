@@ -124,8 +124,20 @@ fn info_reports_label_uuid_and_journal() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// ext4-view's walk: path → (is dir, size, bytes or link target).
-fn ext4_view_walk(img: &Path) -> BTreeMap<Vec<u8>, (bool, u64, Vec<u8>)> {
+/// What ext4-view read for one path.
+struct Viewed {
+    is_dir: bool,
+    size: u64,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    mtime: i64,
+    /// File bytes or symlink target.
+    bytes: Vec<u8>,
+}
+
+/// ext4-view's walk: path → what it read.
+fn ext4_view_walk(img: &Path) -> BTreeMap<Vec<u8>, Viewed> {
     let fs = ext4_view::Ext4::load(Box::new(std::fs::read(img).unwrap())).unwrap();
     let mut out = BTreeMap::new();
     let mut stack = vec![ext4_view::PathBuf::new("/")];
@@ -140,39 +152,100 @@ fn ext4_view_walk(img: &Path) -> BTreeMap<Vec<u8>, (bool, u64, Vec<u8>)> {
             let path = e.path();
             let m = fs.symlink_metadata(&path).unwrap();
             let key: Vec<u8> = path.as_ref().to_vec();
-            if m.is_dir() {
+            let bytes = if m.is_dir() {
                 stack.push(path.clone());
-                out.insert(key, (true, m.len(), Vec::new()));
+                Vec::new()
             } else if m.is_symlink() {
-                let t = fs.read_link(&path).unwrap();
-                out.insert(key, (false, m.len(), t.as_ref().to_vec()));
+                fs.read_link(&path).unwrap().as_ref().to_vec()
             } else {
-                out.insert(key, (false, m.len(), fs.read(&path).unwrap()));
-            }
+                fs.read(&path).unwrap()
+            };
+            let v = Viewed {
+                is_dir: m.is_dir(),
+                size: m.len(),
+                mode: u32::from(m.mode()),
+                uid: m.uid(),
+                gid: m.gid(),
+                mtime: m.modified().seconds(),
+                bytes,
+            };
+            out.insert(key, v);
         }
     }
     out
 }
 
-#[test]
-fn matches_ext4_view_on_plain_ext4() {
-    let (src, img) = build("ext4-view", &["-t", "ext4", "-b", "4096"], "32M", false, false);
+/// Our walk equals ext4-view's on configurations it reads correctly (no
+/// inline data, no block-map holes spanning an indirect block, no
+/// unwritten extents, no pre-1970 times): names, kinds, sizes, modes,
+/// owners, mtimes, bytes and symlink targets.
+fn check_against_ext4_view(name: &str, args: &[&str]) {
+    let (src, img) = build(name, args, "32M", false, false);
     let theirs = ext4_view_walk(&img);
     let fs = open_image(&img);
     let ours = walk(&fs);
-    assert_eq!(ours.len(), theirs.len());
-    for (path, (is_dir, size, bytes)) in &theirs {
-        let s = ours.get(path).unwrap_or_else(|| panic!("{} missing", String::from_utf8_lossy(path)));
-        assert_eq!(s.kind == FileKind::Dir, *is_dir);
-        assert_eq!(s.size, *size);
+    let keys = |m: Vec<&Vec<u8>>| m.into_iter().map(|k| String::from_utf8_lossy(k).into_owned()).collect::<Vec<_>>();
+    assert_eq!(keys(ours.keys().collect()), keys(theirs.keys().collect()), "{name}: names");
+    for (path, v) in &theirs {
+        let s = &ours[path];
+        let what = format!("{name}: {}", String::from_utf8_lossy(path));
+        assert_eq!(s.kind == FileKind::Dir, v.is_dir, "{what}");
+        assert_eq!((s.size, s.mode, s.uid, s.gid, s.mtime), (v.size, v.mode, v.uid, v.gid, v.mtime), "{what}");
         if s.kind == FileKind::File {
-            let want: [u8; 32] = Sha256::digest(bytes).into();
-            assert_eq!(s.sha, Some(want));
+            let want: [u8; 32] = Sha256::digest(&v.bytes).into();
+            assert_eq!(s.sha, Some(want), "{what}");
         } else if s.kind == FileKind::Symlink {
-            assert_eq!(s.link.as_deref(), Some(&bytes[..]));
+            assert_eq!(s.link.as_deref(), Some(&v.bytes[..]), "{what}");
         }
     }
     std::fs::remove_dir_all(src.parent().unwrap()).unwrap();
+}
+
+#[test]
+fn matches_ext4_view_on_plain_ext4() {
+    check_against_ext4_view("ext4-view", &["-t", "ext4", "-b", "4096"]);
+}
+
+#[test]
+fn matches_ext4_view_on_other_layouts() {
+    check_against_ext4_view("ext4-view-1k-32", &["-t", "ext4", "-b", "1024", "-O", "^64bit,^metadata_csum"]);
+    check_against_ext4_view("ext4-view-csum", &["-t", "ext4", "-b", "1024", "-I", "256", "-O", "metadata_csum,64bit"]);
+    check_against_ext4_view("ext4-view-ext2", &["-t", "ext2", "-b", "4096"]);
+    check_against_ext4_view("ext4-view-ext3-1k", &["-t", "ext3", "-b", "1024"]);
+}
+
+/// Builds an image (with the big file, and with 1 KiB block maps the sparse
+/// one) and compares our full walk with debugfs's rdump of it.
+fn check_against_rdump(name: &str, args: &[&str], size: &str, sparse: bool) {
+    let (src, img) = build(name, args, size, true, sparse);
+    let fs = open_image(&img);
+    let ours = walk(&fs);
+    let dir = src.parent().unwrap();
+    let theirs = rdump(&img, &dir.join("rdump"));
+    assert!(theirs.len() > 2000, "{name}: rdump wrote {} paths", theirs.len());
+    compare_with_rdump(&ours, &theirs);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn matches_debugfs_rdump_on_ext2_1k_block_maps() {
+    check_against_rdump("rdump-ext2-1k", &["-t", "ext2", "-b", "1024"], "96M", true);
+}
+
+#[test]
+fn matches_debugfs_rdump_on_ext4_inline_data() {
+    check_against_rdump("rdump-inline", &["-t", "ext4", "-b", "4096", "-O", "inline_data", "-I", "256"], "64M", false);
+}
+
+#[test]
+fn matches_debugfs_rdump_on_ext4_metadata_csum() {
+    check_against_rdump("rdump-csum", &["-t", "ext4", "-b", "4096", "-O", "metadata_csum,64bit", "-I", "256"], "64M", false);
+}
+
+#[test]
+fn matches_debugfs_rdump_on_ext3_and_bigalloc() {
+    check_against_rdump("rdump-ext3", &["-t", "ext3", "-b", "1024"], "64M", false);
+    check_against_rdump("rdump-bigalloc", &["-t", "ext4", "-b", "4096", "-O", "bigalloc", "-C", "16384"], "64M", false);
 }
 
 fn debugfs_script(img: &Path, script: &str) {
