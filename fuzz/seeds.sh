@@ -62,6 +62,31 @@ for i in ext2-1k ext4-1k ext4-csum-1k ext4-inline ext2-nofiletype ext4-4k; do
     cp "$work/$i.img" "$out/ext4_walk/$i"
 done
 
+# 64 KiB images of a tiny tree: a mutation is more likely to hit metadata.
+mkdir -p "$work/tiny/d"
+printf x >"$work/tiny/d/a"
+bytes 4 20000 >"$work/tiny/b"
+ln -s d/a "$work/tiny/l"
+python3 - "$work/tiny/sparse" <<'EOF'
+import sys
+with open(sys.argv[1], "wb") as f:
+    for i in range(6):
+        f.seek(i * 2048)
+        f.write(bytes([97 + i]) * 1024)
+EOF
+tiny() { # name mke2fs-args...
+    local name=$1
+    shift
+    # mke2fs leaves a new file short when its last blocks are unused.
+    rm -f "$work/$name.img"
+    truncate -s 64K "$work/$name.img"
+    mke2fs -q -F -E root_owner=0:0 -N 16 "$@" -d "$work/tiny" "$work/$name.img" >/dev/null
+    cp "$work/$name.img" "$out/ext4_walk/$name"
+}
+tiny tiny-ext2 -t ext2 -b 1024
+tiny tiny-ext4 -t ext4 -b 1024 -O ^has_journal
+tiny tiny-ext4-csum-inline -t ext4 -b 1024 -I 256 -O ^has_journal,metadata_csum,inline_data
+
 # Dirty journals: ext3, and ext4 with metadata_csum (checksum v3), each
 # with two committed transactions and a revoke; the first with one
 # uncommitted transaction after them.
