@@ -83,3 +83,24 @@ fn seeds_walk_cleanly() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// fuzz/regressions/ext4_walk/dir-blocks-reread: a 256-block image whose
+/// root directory claims 287,616 blocks, all mapped (through 214 extent
+/// leaves) onto the same 16 blocks. Listing it re-read those blocks for
+/// every logical block; work now stops once more blocks were read than
+/// the image holds, with an error that says so, so a crafted image can't
+/// make listing quadratic in its size.
+#[test]
+fn directory_mapping_blocks_twice_stops_at_the_image_size() {
+    use salvage::fs::FileSystem;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions/ext4_walk/dir-blocks-reread");
+    let data = std::fs::read(path).unwrap();
+    let reader: salvage::read_at::Reader = std::rc::Rc::new(salvage::read_at::MemReader::new(data));
+    let fs = salvage::fs::ext4::Ext4Fs::open(reader).unwrap();
+    let items: Vec<_> = fs.read_dir(fs.root()).unwrap().collect();
+    assert_eq!(items.len(), 1);
+    assert_eq!(
+        items[0].as_ref().unwrap_err().to_string(),
+        "inode 2: directory maps more blocks than the image holds; stopped at block 256"
+    );
+}

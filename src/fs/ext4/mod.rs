@@ -290,6 +290,8 @@ struct DirBlocks<'a> {
     block_count: u64,
     pending: VecDeque<Result<DirEntry>>,
     errors: u32,
+    /// Blocks read so far: more than the image holds means blocks mapped twice.
+    blocks_read: u64,
 }
 
 impl DirBlocks<'_> {
@@ -317,6 +319,15 @@ impl DirBlocks<'_> {
             return;
         }
         self.next_block = block.saturating_add(1);
+        self.blocks_read = self.blocks_read.saturating_add(1);
+        if self.blocks_read > self.fs.reader.size().checked_div(bs).unwrap_or(u64::MAX) {
+            self.next_block = self.block_count;
+            self.pending.push_back(Err(Error::corrupt(format!(
+                "directory maps more blocks than the image holds; stopped at block {block}"
+            ))
+            .at_inode(self.ino)));
+            return;
+        }
         let base = block.saturating_mul(bs);
         let mut buf = match alloc_bytes(bs, 1 << 16, "directory block") {
             Ok(b) => b,
@@ -456,6 +467,7 @@ impl FileSystem for Ext4Fs {
             block_count,
             pending: VecDeque::new(),
             errors: 0,
+            blocks_read: 0,
         }))
     }
 
