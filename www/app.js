@@ -212,7 +212,9 @@ async function chooseSink(toPickedFile, suggestedName, isZip) {
 
 /** Hands an OPFS/memory result to the browser's downloads. */
 function offerDownload(saved) {
-  const url = URL.createObjectURL(saved.file);
+  // A Blob over the File refers to its bytes without copying them; the
+  // generic type keeps the browser from adding an extension of its own.
+  const url = URL.createObjectURL(new Blob([saved.file], { type: 'application/octet-stream' }));
   const a = document.createElement('a');
   a.href = url;
   a.download = downloadName(saved.name);

@@ -44,7 +44,7 @@ export const OPFS_PREFIX = 'salvage-export-';
 // Bytes of file data an export step works through before the worker
 // writes its output, reports progress and returns to its event loop
 // (which frees ArrayBuffers and lets a cancel in). Well under 256 MiB.
-export const STEP_BYTES = 32 * 1024 * 1024;
+export const STEP_BYTES = 16 * 1024 * 1024;
 
 export function request(id, type, fields = {}) {
   return { v: PROTOCOL_VERSION, id, type, ...fields };

@@ -99,7 +99,7 @@ async function save(msg, post, makeJob, name) {
     if (summary.chunk.length > 0) await sink.write(summary.chunk);
     delete summary.chunk;
     const file = await sink.close();
-    const saved = { name, sink: sink.kind, size: summary.archive_bytes, summary };
+    const saved = { name: sink.kind === 'handle' ? sink.name : name, sink: sink.kind, size: summary.archive_bytes, summary };
     if (file) saved.file = file;
     return saved;
   } catch (e) {
