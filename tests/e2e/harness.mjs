@@ -34,9 +34,9 @@ export function sha256(bytes) {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-/** Starts scripts/serve.py on a free port; resolves to {origin, stop}. */
-export function startServer() {
-  const child = spawn('python3', [join(ROOT, 'scripts/serve.py'), '--port', '0', '--dir', join(ROOT, 'www')], {
+/** Starts scripts/serve.py for `dir` on a free port; resolves to {origin, stop}. */
+export function startServer(dir = join(ROOT, 'www')) {
+  const child = spawn('python3', [join(ROOT, 'scripts/serve.py'), '--port', '0', '--dir', dir], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolvePromise, reject) => {
@@ -179,6 +179,7 @@ export function chromiumRssBytes(pid = process.pid) {
     } catch { /* process went away */ }
   }
   let total = 0;
+  let pssTotal = 0;
   let counted = 0;
   const stack = [...(children.get(pid) || [])];
   const seen = new Set();
@@ -193,11 +194,16 @@ export function chromiumRssBytes(pid = process.pid) {
       if (/^chrom/i.test(name) && m) {
         total += Number(m[1]) * 1024;
         counted += 1;
+        // PSS splits shared pages among the processes that map them.
+        try {
+          const pss = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'));
+          if (pss) pssTotal += Number(pss[1]) * 1024;
+        } catch { /* gone, or no smaps_rollup */ }
       }
     } catch { /* gone */ }
     stack.push(...(children.get(p) || []));
   }
-  return { bytes: total, processes: counted };
+  return { bytes: total, pss: pssTotal, processes: counted };
 }
 
 // ---- exports (OPFS needs a persistent context) ----------------------------
@@ -283,16 +289,21 @@ export function salvageCli() {
   return candidates.find((p) => p && existsSync(p)) || null;
 }
 
-/** Samples chromiumRssBytes() every `ms` until stop(); stop() → {peak, samples}. */
+/**
+ * Samples chromiumRssBytes() every `ms` until stop(); stop() →
+ * {peak, peakPss, samples} (sums over the Chromium processes, bytes).
+ */
 export function sampleRss(ms = 500) {
   let peak = 0;
+  let peakPss = 0;
   let samples = 0;
   const take = () => {
-    const { bytes } = chromiumRssBytes();
+    const { bytes, pss } = chromiumRssBytes();
     peak = Math.max(peak, bytes);
+    peakPss = Math.max(peakPss, pss);
     samples += 1;
   };
   take();
   const timer = setInterval(take, ms);
-  return { stop: () => { clearInterval(timer); take(); return { peak, samples }; } };
+  return { stop: () => { clearInterval(timer); take(); return { peak, peakPss, samples }; } };
 }
