@@ -4,9 +4,12 @@
 // file), abort() on cancel or failure (→ nothing is left behind).
 //
 //   opfs    a new file in the origin private file system, written through a
-//           sync access handle at increasing offsets. Its File is posted to
+//           sync access handle at increasing offsets, by a worker of its own
+//           (opfs-writer.js) so writing overlaps the next step's reading and
+//           hashing; one write is in flight at most. Its File is posted to
 //           the page, which downloads it; it stays until the next export or
-//           the next start of the worker (cleanStale).
+//           the next start of the worker (cleanStale). Where workers can't
+//           start workers, the handle is used here instead.
 //   handle  a file the user chose with showSaveFilePicker (page-only API;
 //           the page posts the FileSystemFileHandle here). createWritable()
 //           writes to a temporary file the browser swaps in on close, so an
@@ -81,6 +84,84 @@ function opfsName(name) {
   return `${OPFS_PREFIX}${stamp}-${tame}`;
 }
 
+function writeError(e) {
+  return new Error(storageFullMessage(e) || `Writing to the browser's storage failed: ${e.message || e}`);
+}
+
+// The OPFS sink with its writes in opfs-writer.js.
+async function opfsWriterSink(name) {
+  const writer = new Worker(new URL('./opfs-writer.js', import.meta.url), { type: 'module' });
+  const waiting = new Map();
+  let nextId = 1;
+  let broken = null; // the writer itself failed (e.g. its script didn't load)
+  writer.onmessage = (event) => {
+    const { id, ok, value, name: errName, message } = event.data;
+    const call = waiting.get(id);
+    waiting.delete(id);
+    if (!call) return;
+    if (ok) call.resolve(value);
+    else call.reject(Object.assign(new Error(message), { name: errName }));
+  };
+  writer.onerror = (event) => {
+    event.preventDefault();
+    broken = new Error(`the storage writer stopped${event.message ? `: ${event.message}` : ''}`);
+    for (const call of waiting.values()) call.reject(broken);
+    waiting.clear();
+  };
+  const call = (msg, transfer = []) => new Promise((resolve, reject) => {
+    if (broken) return reject(broken);
+    const id = nextId++;
+    waiting.set(id, { resolve, reject });
+    writer.postMessage({ ...msg, id }, transfer);
+  });
+  const file = opfsName(name);
+  try {
+    await call({ op: 'open', name: file });
+  } catch (e) {
+    writer.terminate();
+    throw e;
+  }
+  let inFlight = null;
+  const settle = async () => {
+    if (!inFlight) return;
+    const pending = inFlight;
+    inFlight = null;
+    try {
+      await pending;
+    } catch (e) {
+      throw writeError(e);
+    }
+  };
+  return {
+    kind: 'opfs',
+    name: file,
+    async write(chunk) {
+      await settle();
+      // Wasm hands over a fresh buffer per chunk: move it, don't copy it.
+      const whole = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength;
+      const buffer = whole ? chunk.buffer : chunk.slice().buffer;
+      inFlight = call({ op: 'write', buffer }, [buffer]);
+      inFlight.catch(() => {}); // reported by the next settle()
+    },
+    async close() {
+      try {
+        await settle();
+        return await call({ op: 'close' });
+      } finally {
+        writer.terminate();
+      }
+    },
+    async abort() {
+      inFlight = null;
+      await call({ op: 'abort' }).catch(() => {});
+      writer.terminate();
+      const dir = await navigator.storage.getDirectory();
+      await dir.removeEntry(file).catch(() => {});
+    },
+  };
+}
+
+// The OPFS sink writing from this worker.
 async function opfsSink(name) {
   const dir = await navigator.storage.getDirectory();
   const file = opfsName(name);
@@ -183,7 +264,7 @@ function memorySink(name) {
 /** Opens the sink a request asked for; `name` is the download's name. */
 export async function openSink(spec, name) {
   switch (spec && spec.kind) {
-    case 'opfs': return opfsSink(name);
+    case 'opfs': return typeof Worker === 'function' ? opfsWriterSink(name) : opfsSink(name);
     case 'handle': return handleSink(spec.handle);
     case 'memory': return memorySink(name);
     default: throw new Error(`Unknown place to save to: ${spec && spec.kind}.`);

@@ -66,7 +66,7 @@ function rateMeter(windowMs = 5000) {
 async function save(msg, post, makeJob, name) {
   if (cancelled.has(msg.id)) throw new Cancelled();
   const spec = msg.sink || { kind: 'opfs' };
-  if (spec.kind === 'opfs') await cleanStale();
+  await cleanStale();
   const job = makeJob();
   let sink = null;
   try {
