@@ -58,6 +58,25 @@ function rateMeter(windowMs = 5000) {
   };
 }
 
+const MB = (n) => `${(n / 1e6).toLocaleString('en-US', { maximumFractionDigits: 0 })} MB`;
+
+/**
+ * Once the size is known: refuses at once an export to OPFS that can't fit
+ * in the room the browser gives this page, rather than failing hours later.
+ */
+async function checkRoom(p) {
+  if (!navigator.storage || !navigator.storage.estimate) return;
+  const { quota, usage } = await navigator.storage.estimate();
+  if (!Number.isFinite(quota) || !Number.isFinite(usage)) return;
+  // File data plus zip headers, the manifest row and report line per file.
+  const need = p.bytes_total + p.files_total * 600;
+  const room = quota - usage;
+  if (need > room) {
+    throw new Error(`This needs about ${MB(need)} of the browser's storage, but it lets this page use only ${MB(room)} more. ` +
+      'Use “Save to a file…” where offered to write straight to a file of your choice, or select less.');
+  }
+}
+
 /**
  * Runs a job (ExportJob or FileJob from the wasm core) step by step into
  * the sink the request names, posting progress; returns the saved record.
@@ -73,9 +92,14 @@ async function save(msg, post, makeJob, name) {
     sink = await openSink(spec, name);
     const meter = rateMeter();
     let lastPost = 0;
+    let roomChecked = false;
     for (;;) {
       const p = job.step(P.STEP_BYTES);
       const chunk = p.chunk;
+      if (!roomChecked && p.phase !== 'counting') {
+        roomChecked = true;
+        if (sink.kind === 'opfs') await checkRoom(p);
+      }
       if (chunk.length > 0) await sink.write(chunk);
       const now = performance.now();
       if (p.done || now - lastPost >= 100) {

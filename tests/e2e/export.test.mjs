@@ -317,3 +317,33 @@ test('export: a 5 GiB sparse file exports with bounded browser memory', { skip: 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('export: an export bigger than the browser lets the page store is refused at once', { skip: hasMke2fs() ? false : 'mke2fs is not installed' }, async (t) => {
+  const app = await openPersistentApp(server.origin);
+  const { page, errors } = app;
+  const dir = mkdtempSync(join(tmpdir(), 'salvage-e2e-quota-'));
+  try {
+    const { quota } = await page.evaluate(() => navigator.storage.estimate());
+    if (!(quota < 64 * GiB)) return t.skip(`the browser's quota here is ${(quota / GiB).toFixed(0)} GiB`);
+    // A sparse file 1 GiB over the quota: nothing big is written anywhere.
+    mkdirSync(join(dir, 'tree/big'), { recursive: true });
+    writeFileSync(join(dir, 'tree/big/too-big.bin'), '');
+    truncateSync(join(dir, 'tree/big/too-big.bin'), quota + GiB);
+    const img = join(dir, 'quota.img');
+    execFileSync('mke2fs', ['-q', '-F', '-t', 'ext4', '-d', join(dir, 'tree'), img, `${Math.ceil((quota + 2 * GiB) / MiB)}M`], { stdio: 'ignore' });
+    await pickImage(page, [img]);
+    await openVolume(page, 'ext4');
+    await select(page, 'big');
+    const t0 = Date.now();
+    await page.getByRole('button', { name: 'Download selected' }).click();
+    const outcome = await jobOutcome(page);
+    console.log(`after ${Date.now() - t0} ms: ${outcome}`);
+    assert.match(outcome, /failed: This needs about [\d,]+ MB of the browser's storage, but it lets this page use only [\d,]+ MB more\. Use “Save to a file…”/);
+    assert.ok(Date.now() - t0 < 10_000, 'refused before writing much');
+    assert.deepEqual(exportFiles(await opfsNames(page)), []);
+    assert.deepEqual(errors, []);
+  } finally {
+    await app.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
