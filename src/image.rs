@@ -12,8 +12,8 @@ use std::rc::Rc;
 use crate::container::{detect::open_disk, Disk, Source};
 use crate::error::{Error, Result};
 use crate::fs::detect::{detect, Detected};
-use crate::fs::ext4::Ext4Fs;
-use crate::fs::{FileKind, FileSystem, Metadata};
+use crate::fs::ext4::{Ext4Fs, Ext4Options};
+use crate::fs::{flag_names, FileKind, FileSystem, Metadata, Timestamp, LISTED_ANYWAY};
 use crate::path::{escape, join};
 use crate::read_at::{IoStats, Reader, Slice};
 use crate::volume::detect::read_table;
@@ -110,7 +110,22 @@ impl Entry {
     }
 }
 
+/// Choices made when opening an image.
+#[derive(Clone, Debug)]
+pub struct OpenOptions {
+    /// Replay filesystem journals in memory when they need recovery (the
+    /// default); off shows the state before the crash.
+    pub replay_journal: bool,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions { replay_journal: true }
+    }
+}
+
 pub struct Image {
+    options: OpenOptions,
     disk: Disk,
     table: PartitionTable,
     volumes: Vec<VolumeInfo>,
@@ -122,6 +137,11 @@ impl Image {
     /// Opens an image from its main file and companions. The sources
     /// should already sit behind chunk caches counting into `stats`.
     pub fn open(main: Source, others: Vec<Source>, stats: Rc<IoStats>) -> Result<Image> {
+        Self::open_with(main, others, stats, OpenOptions::default())
+    }
+
+    /// [`Image::open`] with options.
+    pub fn open_with(main: Source, others: Vec<Source>, stats: Rc<IoStats>, options: OpenOptions) -> Result<Image> {
         let disk = open_disk(main, others)?;
         if disk.reader.size() == 0 {
             return Err(Error::invalid("the file is empty"));
@@ -131,9 +151,10 @@ impl Image {
         for (i, p) in table.partitions.iter().enumerate() {
             let index = u32::try_from(i + 1).unwrap_or(u32::MAX);
             let reader: Reader = Rc::new(Slice::new(disk.reader.clone(), p.offset, p.length));
-            volumes.push(describe(index, p, detect(&*reader)));
+            let found = detect(&*reader).or_else(|| crate::fs::ext4::detect_from_backup(&reader));
+            volumes.push(describe(index, p, found));
         }
-        let image = Image { disk, table, volumes, stats, opened: RefCell::new(HashMap::new()) };
+        let image = Image { options, disk, table, volumes, stats, opened: RefCell::new(HashMap::new()) };
         // Open readable filesystems now so `info` can show their facts and
         // problems; failures turn into the volume's status sentence.
         let mut volumes = image.volumes.clone();
@@ -211,7 +232,10 @@ impl Image {
         }
         let reader: Reader = Rc::new(Slice::new(self.disk.reader.clone(), v.offset, v.length));
         let fs: Rc<dyn FileSystem> = match v.fs {
-            Some("ext2" | "ext3" | "ext4") => Rc::new(Ext4Fs::open(reader).map_err(|e| e.at_volume(index))?),
+            Some("ext2" | "ext3" | "ext4") => {
+                let options = Ext4Options { replay_journal: self.options.replay_journal };
+                Rc::new(Ext4Fs::open_with(reader, &options).map_err(|e| e.at_volume(index))?)
+            },
             _ => return Err(Error::unsupported(format!("volume {index}: {}", v.status))),
         };
         self.opened.borrow_mut().insert(index, fs.clone());
@@ -240,6 +264,10 @@ impl Image {
         for item in fs.read_dir(dir)? {
             match item {
                 Ok(d) => out.push(self.entry(fs, &join(path, &d.name), d.inode)),
+                // A checksum mismatch whose entries are listed anyway: one note for the block.
+                Err(e) if e.message().ends_with(LISTED_ANYWAY) => {
+                    out.push(Entry::unreadable(escape(path), String::new(), 0, format!("in this directory: {e}")))
+                }
                 Err(e) => out.push(Entry::unreadable(
                     escape(path),
                     String::new(),
@@ -250,6 +278,105 @@ impl Image {
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
+    }
+}
+
+/// Everything about one inode, for `salvage stat`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct StatRecord {
+    /// Escaped, as given.
+    pub path: String,
+    pub inode: u64,
+    #[serde(rename = "type")]
+    pub file_kind: FileKind,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub size: u64,
+    pub nlink: u32,
+    /// ISO 8601 with nanoseconds, UTC.
+    pub atime: String,
+    pub mtime: String,
+    pub ctime: String,
+    pub crtime: Option<String>,
+    /// Major and minor, for block and character devices.
+    pub rdev: Option<(u32, u32)>,
+    pub flags: u32,
+    pub flag_names: Vec<String>,
+    pub target: Option<String>,
+    pub xattrs: Vec<XattrRecord>,
+    pub problems: Vec<String>,
+}
+
+/// One extended attribute, printable.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct XattrRecord {
+    /// Escaped name (`user.comment`).
+    pub name: String,
+    /// The value as text when it is printable UTF-8 (one trailing NUL dropped).
+    pub text: Option<String>,
+    /// The value in lowercase hex, always.
+    pub hex: String,
+}
+
+impl XattrRecord {
+    pub fn new(name: &[u8], value: &[u8]) -> XattrRecord {
+        let trimmed = value.strip_suffix(b"\0").unwrap_or(value);
+        let text = std::str::from_utf8(trimmed)
+            .ok()
+            .filter(|t| t.chars().all(|c| !c.is_control() || c == '\n' || c == '\t'))
+            .map(String::from);
+        let hex = value.iter().map(|b| format!("{b:02x}")).collect();
+        XattrRecord { name: escape(name), text, hex }
+    }
+}
+
+impl Image {
+    /// Everything about the inode at `path` (raw bytes): metadata, flags,
+    /// device numbers, extended attributes and problems.
+    pub fn stat(&self, fs: &dyn FileSystem, path: &[u8]) -> Result<StatRecord> {
+        let inode = fs.resolve(path)?;
+        let m = fs.stat(inode)?;
+        let mut problems = m.problems.clone();
+        let target = if m.kind == FileKind::Symlink {
+            match fs.read_link(inode) {
+                Ok(t) => Some(escape(&t)),
+                Err(e) => {
+                    problems.push(format!("can't read the link target: {e}"));
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let xattrs = match fs.xattrs(inode) {
+            Ok(list) => list.iter().map(|x| XattrRecord::new(&x.name, &x.value)).collect(),
+            Err(e) => {
+                problems.push(format!("can't read the extended attributes: {e}"));
+                Vec::new()
+            }
+        };
+        let iso = |t: Timestamp| t.iso8601_nanos();
+        Ok(StatRecord {
+            path: escape(if path.is_empty() { b"/" } else { path }),
+            inode,
+            file_kind: m.kind,
+            mode: m.mode,
+            uid: m.uid,
+            gid: m.gid,
+            size: m.size,
+            nlink: m.nlink,
+            atime: iso(m.atime),
+            mtime: iso(m.mtime),
+            ctime: iso(m.ctime),
+            crtime: m.crtime.map(iso),
+            rdev: m.rdev,
+            flags: m.flags,
+            flag_names: flag_names(m.flags),
+            target,
+            xattrs,
+            problems,
+        })
     }
 }
 

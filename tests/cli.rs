@@ -1075,7 +1075,7 @@ fn export_writes_a_zip_of_the_fixture() {
     let _ = std::fs::remove_file(&out);
     let mut args: Vec<OsString> = vec!["export".into(), fixture("bare-ext4.img").into(), "/".into()];
     args.extend(["-o".into(), out.clone().into()]);
-    salvage(&args).succeeds();
+    salvage(&args).ok();
     let bytes = std::fs::read(&out).expect("the zip");
     assert!(bytes.starts_with(b"PK\x03\x04"), "a zip starts with a local header");
 }

@@ -1,7 +1,7 @@
 //! `salvage`: the command-line face of the same core the page uses.
 //!
 //! A stable interface that tests and benchmarks drive:
-//! `info`, `ls`, `cat`, `export` (see `salvage --help`). Errors print one
+//! `info`, `ls`, `cat`, `stat`, `export` (see `salvage --help`). Errors print one
 //! sentence on stderr and exit with status 1 (2 for usage errors).
 
 use std::collections::HashSet;
@@ -12,7 +12,7 @@ use std::rc::Rc;
 use salvage::container::Source;
 use salvage::error::{Error, Result};
 use salvage::fs::{FileKind, FileSystem};
-use salvage::image::{Entry, Image};
+use salvage::image::{Entry, Image, OpenOptions};
 use salvage::path::{escape, unescape};
 use salvage::read_at::{CacheConfig, ChunkCache, IoStats, ReadAt};
 
@@ -21,11 +21,18 @@ usage:
   salvage info IMAGE [--with FILE]... [--json]
   salvage ls IMAGE [--with FILE]... [--volume N] [PATH] [-R] [--json]
   salvage cat IMAGE [--with FILE]... [--volume N] PATH
+  salvage stat IMAGE [--with FILE]... [--volume N] PATH [--json]
   salvage export IMAGE [--with FILE]... [--volume N] PATH... -o OUT.zip [--deflate] [--partial]
 
 IMAGE is the disk image; --with adds the other files of the same image
 (split pieces). --volume N is the 1-based index shown by `info`.
+`stat` prints everything about one inode: type, mode, owners, size,
+links, times with nanoseconds, device numbers, flags, extended
+attributes (text when printable, else hex) and problems.
 --stats prints, on stderr, how many reads reached the image file(s).
+--no-journal (any command) does not replay ext3/ext4 journals: it shows
+the filesystem as it was on disk before the crash. By default a journal
+that needs recovery is replayed in memory; the image is never written.
 Paths are absolute inside the volume; bytes that are not UTF-8 are
 written and accepted as \\xHH, and a backslash as \\\\.
 
@@ -97,6 +104,7 @@ struct Args {
     json: bool,
     recursive: bool,
     stats: bool,
+    no_journal: bool,
     output: Option<String>,
     paths: Vec<String>,
     deflate: bool,
@@ -118,6 +126,7 @@ fn parse(argv: Vec<String>) -> std::result::Result<Args, String> {
             "--json" => a.json = true,
             "-R" | "--recursive" => a.recursive = true,
             "--stats" => a.stats = true,
+            "--no-journal" => a.no_journal = true,
             "--deflate" => a.deflate = true,
             "--partial" => a.partial = true,
             s if s.starts_with('-') && s.len() > 1 => return Err(format!("unknown option {s}")),
@@ -194,7 +203,7 @@ fn open_image(args: &Args) -> Result<Image> {
     let image = args.image.as_deref().ok_or_else(|| Error::invalid("no image given"))?;
     let main = open_source(image, &stats)?;
     let others = args.with.iter().map(|p| open_source(p, &stats)).collect::<Result<Vec<_>>>()?;
-    Image::open(main, others, stats)
+    Image::open_with(main, others, stats, OpenOptions { replay_journal: !args.no_journal })
 }
 
 fn run(args: &Args) -> Result<ExitCode> {
@@ -202,6 +211,7 @@ fn run(args: &Args) -> Result<ExitCode> {
         "info" => info(args),
         "ls" => ls(args),
         "cat" => cat(args),
+        "stat" => stat(args),
         "export" => export(args),
         other => Err(Error::invalid(format!("unknown command {other:?}; try `salvage --help`"))),
     }
@@ -302,12 +312,13 @@ fn export(args: &Args) -> Result<ExitCode> {
         )));
     }
     std::fs::rename(&part_path, out_path).map_err(|e| Error::io(format!("can't rename {part_path} to {out_path}: {e}")))?;
+    let n = |count: u64, one: &str, many: &str| format!("{count} {}", if count == 1 { one } else { many });
     eprintln!(
-        "exported {} files ({}), {} folders, {} symlinks into {out_path} ({})",
-        summary.files_ok,
+        "exported {} ({}), {}, {} into {out_path} ({})",
+        n(summary.files_ok, "file", "files"),
         human(summary.bytes_ok),
-        summary.dirs,
-        summary.symlinks,
+        n(summary.dirs, "folder", "folders"),
+        n(summary.symlinks, "symlink", "symlinks"),
         human(summary.archive_bytes)
     );
     if summary.specials > 0 {
@@ -488,6 +499,64 @@ fn ls(args: &Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn stat(args: &Args) -> Result<ExitCode> {
+    let image = open_image(args)?;
+    let fs = select_fs(&image, args)?;
+    let [path] = args.paths.as_slice() else {
+        return Err(Error::invalid("stat takes one path"));
+    };
+    let s = image.stat(&*fs, &unescape(path))?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let io = output_error;
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &s).map_err(|e| output_error(e.into()))?;
+        writeln!(out).map_err(io)?;
+    } else {
+        let kind = serde_json::to_value(s.file_kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+        let mut lines = vec![
+            format!("path: {}", s.path),
+            format!("inode: {}", s.inode),
+            format!("type: {kind}"),
+            format!("mode: {} ({:04o})", mode_string(s.file_kind, s.mode), s.mode),
+            format!("uid: {}", s.uid),
+            format!("gid: {}", s.gid),
+            format!("size: {}", s.size),
+            format!("links: {}", s.nlink),
+            format!("atime: {}", s.atime),
+            format!("mtime: {}", s.mtime),
+            format!("ctime: {}", s.ctime),
+        ];
+        if let Some(t) = &s.crtime {
+            lines.push(format!("crtime: {t}"));
+        }
+        if let Some((major, minor)) = s.rdev {
+            lines.push(format!("device: {major}, {minor}"));
+        }
+        lines.push(format!("flags: {:#x} ({})", s.flags, s.flag_names.join(" ")));
+        if let Some(t) = &s.target {
+            lines.push(format!("target: {t}"));
+        }
+        for x in &s.xattrs {
+            match &x.text {
+                Some(t) => lines.push(format!("xattr: {} = {t:?}", x.name)),
+                None => lines.push(format!("xattr: {} = 0x{}", x.name, x.hex)),
+            }
+        }
+        for p in &s.problems {
+            lines.push(format!("problem: {p}"));
+        }
+        for l in lines {
+            writeln!(out, "{l}").map_err(io)?;
+        }
+    }
+    out.flush().map_err(io)?;
+    for p in &s.problems {
+        eprintln!("warning: {}: {p}", s.path);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn cat(args: &Args) -> Result<ExitCode> {
     let image = open_image(args)?;
     let fs = select_fs(&image, args)?;
@@ -499,6 +568,9 @@ fn cat(args: &Args) -> Result<ExitCode> {
     let meta = fs.stat(inode)?;
     if meta.kind != FileKind::File {
         return Err(Error::invalid(format!("{} is not a regular file", escape(&raw))));
+    }
+    for p in &meta.problems {
+        eprintln!("warning: {}: {p}", escape(&raw));
     }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

@@ -380,14 +380,42 @@ impl<W: Write> Export<W> {
 
     fn write_dir(&mut self, index: usize) -> std::result::Result<(), EntryError> {
         let p = self.entries[index].clone();
-        let Ok(name) = std::str::from_utf8(&p.name) else {
-            // The zip crate writes folder entries under UTF-8 names only;
-            // the folder's files still carry its exact bytes.
-            self.set_status(index, Status::Implied);
-            return Ok(());
-        };
         let options = self.entry_options(&p)?;
+        let Ok(name) = std::str::from_utf8(&p.name) else {
+            return self.write_raw_named_dir(index, &p, options);
+        };
         self.zip().map_err(EntryError::Output)?.add_directory(format!("{name}/"), options).map_err(zip_error)?;
+        self.set_status(index, Status::Ok);
+        Ok(())
+    }
+
+    /// A folder whose name is not UTF-8. The zip crate's `add_directory`
+    /// takes UTF-8 only, and a folder begun with `start_file_with_options`
+    /// would need a seek to finish; so the entry is built in a small
+    /// in-memory zip (which can seek) and copied over raw: a folder entry
+    /// has no data, so its header is final as written. The raw copy keeps
+    /// mode, owner and DOS time; the zip crate drops the UT and NTFS
+    /// times on the way, so such a folder's time is exact to 2 seconds
+    /// within 1980–2107 only (the manifest keeps it in full).
+    fn write_raw_named_dir(&mut self, index: usize, p: &Planned, options: FullFileOptions<'static, 'static>) -> std::result::Result<(), EntryError> {
+        let mut name = p.name.to_vec();
+        name.push(b'/');
+        let built = (|| {
+            let mut scratch = ZipWriter::new(std::io::Cursor::new(Vec::new()));
+            scratch.start_file_with_options(options.name(&name))?;
+            let bytes = scratch.finish()?;
+            zip::ZipArchive::new(bytes)
+        })();
+        let mut archive = match built {
+            Ok(a) => a,
+            Err(_) => {
+                // Its files still carry the folder's exact name.
+                self.set_status(index, Status::Implied);
+                return Ok(());
+            }
+        };
+        let entry = archive.by_index_raw(0).map_err(zip_error)?;
+        self.zip().map_err(EntryError::Output)?.raw_copy_file(entry).map_err(zip_error)?;
         self.set_status(index, Status::Ok);
         Ok(())
     }
@@ -702,7 +730,8 @@ fn read_full(fs: &dyn FileSystem, inode: u64, offset: u64, buf: &mut [u8]) -> Re
         if n == 0 {
             break;
         }
-        done = done.saturating_add(n);
+        // A reader claiming more than it was given can't push us past the buffer.
+        done = done.saturating_add(n).min(buf.len());
     }
     Ok(done)
 }
@@ -760,6 +789,8 @@ mod tests {
                 mtime: Timestamp { secs: 1_000_000_000, nanos: 5 },
                 ctime: Timestamp::default(),
                 crtime: None,
+                rdev: None,
+                flags: 0,
                 problems: Vec::new(),
             })
         }
@@ -782,6 +813,47 @@ mod tests {
         fn read_link(&self, _inode: u64) -> Result<Vec<u8>> {
             Err(Error::not_found("no links"))
         }
+    }
+
+    /// A root folder of 70,000 empty files.
+    struct ManyFs;
+
+    impl FileSystem for ManyFs {
+        fn info(&self) -> FsInfo {
+            FsInfo::default()
+        }
+        fn root(&self) -> u64 {
+            1
+        }
+        fn stat(&self, inode: u64) -> Result<Metadata> {
+            let mut m = MockFs.stat(3)?;
+            m.inode = inode;
+            m.size = 0;
+            m.kind = if inode == 1 { FileKind::Dir } else { FileKind::File };
+            Ok(m)
+        }
+        fn read_dir(&self, _inode: u64) -> Result<DirIter<'_>> {
+            Ok(Box::new((0..70_000u64).map(|i| Ok(DirEntry { name: format!("f{i:05}").into_bytes(), inode: i + 2, kind: None }))))
+        }
+        fn read_at(&self, _inode: u64, _offset: u64, _buf: &mut [u8]) -> Result<usize> {
+            Ok(0)
+        }
+        fn read_link(&self, _inode: u64) -> Result<Vec<u8>> {
+            Err(Error::not_found("no links"))
+        }
+    }
+
+    #[test]
+    fn one_folder_of_70000_files_gives_a_zip64_directory() {
+        let mut job = Export::new(Rc::new(ManyFs), About::default(), &[b"/".to_vec()], ExportOptions::default(), Vec::new());
+        let first = job.step(1 << 20).unwrap();
+        assert_eq!(first.phase, Phase::Counting, "the walk is cut into steps too");
+        while !job.step(64 << 20).unwrap().done {}
+        let (bytes, summary) = job.finish().unwrap();
+        assert_eq!(summary.files_ok, 70_000);
+        let zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.as_slice())).unwrap();
+        assert_eq!(zip.len(), 70_002);
+        assert!(bytes.windows(4).any(|w| w == b"PK\x06\x06"), "a ZIP64 end record");
     }
 
     fn run(keep_partial: bool) -> (Vec<u8>, Summary, usize) {

@@ -84,6 +84,8 @@ impl Planned {
             mtime: Timestamp::default(),
             ctime: Timestamp::default(),
             crtime: None,
+            rdev: None,
+            flags: 0,
             problems: Vec::new(),
         });
         p.status = Status::Skipped(why.into());

@@ -88,9 +88,65 @@ pub struct Metadata {
     pub mtime: Timestamp,
     pub ctime: Timestamp,
     pub crtime: Option<Timestamp>,
+    /// Major and minor device numbers of a block or character device.
+    pub rdev: Option<(u32, u32)>,
+    /// Inode flags in Linux's `FS_*_FL` numbering (what `lsattr` shows,
+    /// plus format bits such as extents); see [`flag_names`].
+    pub flags: u32,
     /// Sentences describing damage found while reading this inode; the
     /// metadata is still the best the reader could do.
     pub problems: Vec<String>,
+}
+
+/// Names of the inode flags set in `flags` (Linux `FS_*_FL` bits, which
+/// ext2/3/4 store as is); unnamed bits as hex.
+pub fn flag_names(flags: u32) -> Vec<String> {
+    const NAMES: &[(u32, &str)] = &[
+        (0x1, "secrm"),
+        (0x2, "unrm"),
+        (0x4, "compr"),
+        (0x8, "sync"),
+        (0x10, "immutable"),
+        (0x20, "append"),
+        (0x40, "nodump"),
+        (0x80, "noatime"),
+        (0x800, "encrypt"),
+        (0x1000, "index"),
+        (0x2000, "imagic"),
+        (0x4000, "journal_data"),
+        (0x8000, "notail"),
+        (0x10000, "dirsync"),
+        (0x20000, "topdir"),
+        (0x40000, "huge_file"),
+        (0x80000, "extents"),
+        (0x100000, "verity"),
+        (0x200000, "ea_inode"),
+        (0x800000, "nocow"),
+        (0x2000000, "dax"),
+        (0x10000000, "inline_data"),
+        (0x20000000, "projinherit"),
+        (0x40000000, "casefold"),
+    ];
+    let mut out = Vec::new();
+    let mut known = 0u32;
+    for (bit, name) in NAMES {
+        known |= bit;
+        if flags & bit != 0 {
+            out.push((*name).to_string());
+        }
+    }
+    if flags & !known != 0 {
+        out.push(format!("{:#x}", flags & !known));
+    }
+    out
+}
+
+/// One extended attribute: the full name with its namespace prefix
+/// (`user.comment`, `system.posix_acl_access`) and the raw value.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Xattr {
+    pub name: Vec<u8>,
+    pub value: Vec<u8>,
 }
 
 /// One name in a directory.
@@ -117,6 +173,11 @@ pub struct FsInfo {
     pub problems: Vec<String>,
 }
 
+/// Ends the message of a [`DirIter`] error item that only warns: the part
+/// it names (a directory block with a bad checksum) is still listed, its
+/// entries follow. Callers show such an item once, not as lost entries.
+pub const LISTED_ANYWAY: &str = "its entries are listed anyway";
+
 /// A directory listing that streams; an `Err` item reports a damaged part
 /// of the directory, and iteration may go on past it.
 pub type DirIter<'a> = Box<dyn Iterator<Item = Result<DirEntry>> + 'a>;
@@ -134,6 +195,10 @@ pub trait FileSystem {
     fn read_at(&self, inode: u64, offset: u64, buf: &mut [u8]) -> Result<usize>;
     /// A symlink's target bytes.
     fn read_link(&self, inode: u64) -> Result<Vec<u8>>;
+    /// Extended attributes, in on-disk order (in-inode ones first).
+    fn xattrs(&self, _inode: u64) -> Result<Vec<Xattr>> {
+        Ok(Vec::new())
+    }
 
     /// Finds a name in a directory.
     fn lookup(&self, dir: u64, name: &[u8]) -> Result<Option<u64>> {
@@ -200,6 +265,12 @@ impl Timestamp {
         let year = yoe + era * 400 + i64::from(month <= 2);
         format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
     }
+
+    /// ISO 8601 with nine digits of nanoseconds, e.g. `2024-05-01T10:00:00.000000001Z`.
+    pub fn iso8601_nanos(&self) -> String {
+        let s = self.iso8601();
+        format!("{}.{:09}Z", s.trim_end_matches('Z'), self.nanos)
+    }
 }
 
 #[cfg(test)]
@@ -215,6 +286,13 @@ mod tests {
         assert_eq!(t(-315_619_200), "1960-01-01T00:00:00Z");
         assert_eq!(t(4_102_444_800), "2100-01-01T00:00:00Z");
         assert_eq!(t(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(Timestamp { secs: 1, nanos: 5 }.iso8601_nanos(), "1970-01-01T00:00:01.000000005Z");
+    }
+
+    #[test]
+    fn names_flags() {
+        assert_eq!(flag_names(0x10 | 0x80000), vec!["immutable", "extents"]);
+        assert_eq!(flag_names(0x20 | 0x1000_0000 | 0x400), vec!["append", "inline_data", "0x400"]);
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! (inode 0) spanning the block, and the dx root hides inside `..`'s
 //! rec_len, so a linear read of every block lists each name exactly once.
 //! The checksum tail (inode 0, rec_len 12, file_type 0xDE) is skipped like
-//! any unused entry.
+//! any unused entry. [`classify`] tells htree root and node blocks from
+//! leaves, so their checksums (dx_tail) are checked the right way and their
+//! index entries are never read as names.
 
 use super::bytes::{le16, le32, le8};
 use crate::error::{Error, Result};
@@ -52,6 +54,39 @@ impl RawDirEntry {
         let name = if inode == 0 { Vec::new() } else { b.get(8..name_end).unwrap_or(&[]).to_vec() };
         Ok(RawDirEntry { inode, rec_len, name, file_type })
     }
+}
+
+/// What a block of a directory holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DirBlockKind {
+    Leaf,
+    /// An htree root or interior node; count/limit sit at `count_offset`.
+    Dx { count_offset: usize },
+}
+
+/// Tells htree blocks from leaves. Block 0 of an indexed directory is the
+/// root when `.` and `..` are followed by a dx_root_info of length 8;
+/// another block is a node when it starts with one unused entry spanning
+/// the whole block (a leaf with a checksum tail never does).
+pub(crate) fn classify(block: &[u8], index_in_dir: u64, indexed: bool) -> DirBlockKind {
+    if !indexed {
+        return DirBlockKind::Leaf;
+    }
+    let whole = |rec_len: u16| usize::from(rec_len) == block.len() || (block.len() == 65536 && (rec_len == 0 || rec_len == 65535));
+    if index_in_dir == 0 {
+        // '.' (rec_len 12), '..' spanning the rest, then dx_root_info at 0x18.
+        let dot = le16(block, 0x4) == 12 && le8(block, 0x6) == 1 && block.get(0x8) == Some(&b'.');
+        let dotdot = le8(block, 0x12) == 2 && block.get(0x14..0x16) == Some(b"..");
+        let info_length = le8(block, 0x1D);
+        if dot && dotdot && le32(block, 0x18) == 0 && info_length == 8 {
+            return DirBlockKind::Dx { count_offset: 0x18 + usize::from(info_length) };
+        }
+        return DirBlockKind::Leaf;
+    }
+    if le32(block, 0) == 0 && whole(le16(block, 0x4)) && le8(block, 0x6) == 0 {
+        return DirBlockKind::Dx { count_offset: 8 };
+    }
+    DirBlockKind::Leaf
 }
 
 /// The kind a dirent's file_type byte records.
@@ -128,6 +163,24 @@ mod tests {
         let no_ft = parse_block(&b, false, 0);
         // Without filetype, name_len is 16-bit: file_type bytes join it.
         assert!(no_ft.iter().any(|e| e.is_err()));
+    }
+
+    #[test]
+    fn tells_htree_blocks_from_leaves() {
+        let mut root = Vec::new();
+        entry(&mut root, 2, 12, b".", 2);
+        entry(&mut root, 2, 1012, b"..", 2);
+        root[0x1D] = 8;
+        assert_eq!(classify(&root, 0, true), DirBlockKind::Dx { count_offset: 0x20 });
+        assert_eq!(classify(&root, 0, false), DirBlockKind::Leaf);
+        assert_eq!(classify(&root, 1, true), DirBlockKind::Leaf);
+        let mut node = Vec::new();
+        entry(&mut node, 0, 1024, b"", 0);
+        assert_eq!(classify(&node, 3, true), DirBlockKind::Dx { count_offset: 8 });
+        let mut leaf = Vec::new();
+        entry(&mut leaf, 0, 1012, b"", 0);
+        entry(&mut leaf, 0, 12, b"", 0xDE);
+        assert_eq!(classify(&leaf, 3, true), DirBlockKind::Leaf);
     }
 
     #[test]

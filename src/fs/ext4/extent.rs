@@ -6,7 +6,9 @@
 //! max, max fits the node, depth ≤ 5 and one less than the parent's) and
 //! every node block is visited at most once, so damaged trees end in an
 //! error, not a loop. Extents with ee_len > 32768 are unwritten (read as
-//! zeros), of length ee_len - 32768.
+//! zeros), of length ee_len - 32768. With metadata_csum, each node block's
+//! tail (after eh_max entries) is checked; a mismatch is a problem sentence
+//! naming the block, and the extents are still used.
 
 use std::collections::HashSet;
 
@@ -38,6 +40,7 @@ pub(crate) struct Extent {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct ExtentHeader {
     pub eh_entries: u16,
+    pub eh_max: u16,
     pub eh_depth: u16,
 }
 
@@ -61,73 +64,97 @@ impl ExtentHeader {
         if usize::from(eh_max) > capacity {
             return Err(Error::corrupt(format!("extent node claims room for {eh_max} entries, but only {capacity} fit")));
         }
-        Ok(ExtentHeader { eh_entries, eh_depth })
+        Ok(ExtentHeader { eh_entries, eh_max, eh_depth })
     }
 }
 
 /// The leaf extents of the tree rooted in `i_block`, sorted by file block.
 /// `read_block` reads one filesystem block (checked against the block count).
+// Unchecked variant, for callers without a checksum seed (fuzzing).
+#[allow(dead_code)]
 pub(crate) fn collect_extents(i_block: &[u8], read_block: &dyn Fn(u64) -> Result<Vec<u8>>) -> Result<Vec<Extent>> {
+    collect_extents_checked(i_block, read_block, None, &mut Vec::new())
+}
+
+/// As [`collect_extents`], checking node blocks' checksums with the inode's
+/// seed `csum_seed` (metadata_csum) and adding mismatches to `problems`.
+pub(crate) fn collect_extents_checked(
+    i_block: &[u8],
+    read_block: &dyn Fn(u64) -> Result<Vec<u8>>,
+    csum_seed: Option<u32>,
+    problems: &mut Vec<String>,
+) -> Result<Vec<Extent>> {
     let mut out = Vec::new();
     let mut visited = HashSet::new();
     let root = ExtentHeader::from_bytes(i_block)?;
-    walk(i_block, root, read_block, &mut visited, &mut out)?;
+    let mut walker = Walker { read_block, visited: &mut visited, out: &mut out, csum_seed, problems };
+    walker.walk(i_block, root)?;
     out.sort_by_key(|e| e.logical);
     Ok(out)
 }
 
-fn walk(
-    node: &[u8],
-    header: ExtentHeader,
-    read_block: &dyn Fn(u64) -> Result<Vec<u8>>,
-    visited: &mut HashSet<u64>,
-    out: &mut Vec<Extent>,
-) -> Result<()> {
-    for i in 0..usize::from(header.eh_entries) {
-        // 12-byte entries after the 12-byte header; in range by the header check.
-        let off = i.saturating_add(1).saturating_mul(12);
-        if header.eh_depth == 0 {
-            let ee_block = le32(node, off);
-            let ee_len = le16(node, off.saturating_add(0x4));
-            let ee_start_hi = le16(node, off.saturating_add(0x6));
-            let ee_start_lo = le32(node, off.saturating_add(0x8));
-            let (len, unwritten) =
-                if ee_len > EXT_INIT_MAX_LEN { (ee_len.saturating_sub(EXT_INIT_MAX_LEN), true) } else { (ee_len, false) };
-            if len == 0 {
-                continue;
+/// State of one tree walk.
+struct Walker<'a> {
+    read_block: &'a dyn Fn(u64) -> Result<Vec<u8>>,
+    visited: &'a mut HashSet<u64>,
+    out: &'a mut Vec<Extent>,
+    csum_seed: Option<u32>,
+    problems: &'a mut Vec<String>,
+}
+
+impl Walker<'_> {
+    fn walk(&mut self, node: &[u8], header: ExtentHeader) -> Result<()> {
+        for i in 0..usize::from(header.eh_entries) {
+            // 12-byte entries after the 12-byte header; in range by the header check.
+            let off = i.saturating_add(1).saturating_mul(12);
+            if header.eh_depth == 0 {
+                let ee_block = le32(node, off);
+                let ee_len = le16(node, off.saturating_add(0x4));
+                let ee_start_hi = le16(node, off.saturating_add(0x6));
+                let ee_start_lo = le32(node, off.saturating_add(0x8));
+                let (len, unwritten) =
+                    if ee_len > EXT_INIT_MAX_LEN { (ee_len.saturating_sub(EXT_INIT_MAX_LEN), true) } else { (ee_len, false) };
+                if len == 0 {
+                    continue;
+                }
+                if self.out.len() >= MAX_EXTENTS {
+                    return Err(Error::unsupported(format!("file has more than {MAX_EXTENTS} extents")));
+                }
+                self.out.push(Extent {
+                    logical: u64::from(ee_block),
+                    len: u64::from(len),
+                    physical: lo_hi(ee_start_lo, u32::from(ee_start_hi)),
+                    unwritten,
+                });
+            } else {
+                let ei_leaf_lo = le32(node, off.saturating_add(0x4));
+                let ei_leaf_hi = le16(node, off.saturating_add(0x8));
+                let child = lo_hi(ei_leaf_lo, u32::from(ei_leaf_hi));
+                if !self.visited.insert(child) {
+                    return Err(Error::corrupt(format!("extent tree visits block {child} twice")));
+                }
+                if self.visited.len() > MAX_NODES {
+                    return Err(Error::unsupported(format!("extent tree has more than {MAX_NODES} nodes")));
+                }
+                let bytes = (self.read_block)(child)?;
+                let child_header = ExtentHeader::from_bytes(&bytes).map_err(|e| e.context(format!("extent node in block {child}")))?;
+                if let Some(seed) = self.csum_seed {
+                    if let Some(p) = super::checksum::extent_block_problem(&bytes, child_header.eh_max, seed) {
+                        self.problems.push(format!("extent tree block {child}: {p}; its extents are used anyway"));
+                    }
+                }
+                if child_header.eh_depth.saturating_add(1) != header.eh_depth {
+                    return Err(Error::corrupt(format!(
+                        "extent node in block {child} has depth {}, expected {}",
+                        child_header.eh_depth,
+                        header.eh_depth.saturating_sub(1)
+                    )));
+                }
+                self.walk(&bytes, child_header)?;
             }
-            if out.len() >= MAX_EXTENTS {
-                return Err(Error::unsupported(format!("file has more than {MAX_EXTENTS} extents")));
-            }
-            out.push(Extent {
-                logical: u64::from(ee_block),
-                len: u64::from(len),
-                physical: lo_hi(ee_start_lo, u32::from(ee_start_hi)),
-                unwritten,
-            });
-        } else {
-            let ei_leaf_lo = le32(node, off.saturating_add(0x4));
-            let ei_leaf_hi = le16(node, off.saturating_add(0x8));
-            let child = lo_hi(ei_leaf_lo, u32::from(ei_leaf_hi));
-            if !visited.insert(child) {
-                return Err(Error::corrupt(format!("extent tree visits block {child} twice")));
-            }
-            if visited.len() > MAX_NODES {
-                return Err(Error::unsupported(format!("extent tree has more than {MAX_NODES} nodes")));
-            }
-            let bytes = read_block(child)?;
-            let child_header = ExtentHeader::from_bytes(&bytes).map_err(|e| e.context(format!("extent node in block {child}")))?;
-            if child_header.eh_depth.saturating_add(1) != header.eh_depth {
-                return Err(Error::corrupt(format!(
-                    "extent node in block {child} has depth {}, expected {}",
-                    child_header.eh_depth,
-                    header.eh_depth.saturating_sub(1)
-                )));
-            }
-            walk(&bytes, child_header, read_block, visited, out)?;
         }
+        Ok(())
     }
-    Ok(())
 }
 
 #[cfg(test)]

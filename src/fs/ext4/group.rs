@@ -5,7 +5,9 @@
 //! Groups"). Without meta_bg the descriptor table follows the superblock;
 //! with meta_bg, descriptor block `n` (from s_first_meta_bg on) sits in the
 //! first group of meta group `n`, after that group's superblock backup if
-//! it has one (as the kernel's `descriptor_loc`).
+//! it has one (as the kernel's `descriptor_loc`). When the superblock came
+//! from a backup, the table (below s_first_meta_bg) is read from that
+//! backup's group. Checksums (bg_checksum) are checked in `checksum.rs`.
 
 use super::bytes::{le32, lo_hi};
 use super::superblock::{Superblock, INCOMPAT_META_BG};
@@ -41,8 +43,15 @@ pub(crate) fn desc_offset(sb: &Superblock, g: u32) -> Result<u64> {
     let desc_block_index = g / per_block;
     let within = (g % per_block) * u64::from(sb.desc_size);
     // The block holding the superblock: 1 with 1 KiB blocks, else 0.
-    let logical_sb_block = 1024 / bs;
     let overflow = || Error::corrupt(format!("group {g} descriptor location overflows"));
+    let logical_sb_block = if sb.found_in_group == 0 {
+        1024 / bs
+    } else {
+        sb.found_in_group
+            .checked_mul(u64::from(sb.s_blocks_per_group))
+            .and_then(|b| b.checked_add(u64::from(sb.s_first_data_block)))
+            .ok_or_else(overflow)?
+    };
     let block = if !sb.has_incompat(INCOMPAT_META_BG) || desc_block_index < u64::from(sb.s_first_meta_bg) {
         logical_sb_block.checked_add(1).and_then(|b| b.checked_add(desc_block_index)).ok_or_else(overflow)?
     } else {
@@ -79,5 +88,19 @@ mod tests {
         assert_eq!(GroupDesc::from_bytes(&b, 32).unwrap().inode_table, 0x1234);
         assert_eq!(GroupDesc::from_bytes(&b, 64).unwrap().inode_table, 0x5_0000_1234);
         assert!(GroupDesc::from_bytes(&b[..20], 32).is_err());
+    }
+
+    #[test]
+    fn descriptors_follow_the_superblock_copy_in_use() {
+        let mut b = crate::fs::ext4::superblock::tests::minimal();
+        b[0x4..0x8].copy_from_slice(&40_000u32.to_le_bytes());
+        let mut sb = Superblock::from_bytes(&b).unwrap();
+        // 1 KiB blocks: primary in block 1, table in block 2.
+        assert_eq!(desc_offset(&sb, 0).unwrap(), 2 * 1024);
+        assert_eq!(desc_offset(&sb, 1).unwrap(), 2 * 1024 + 32);
+        // The backup in group 1 sits in block 8193; its table follows.
+        sb.found_in_group = 1;
+        assert_eq!(desc_offset(&sb, 0).unwrap(), 8194 * 1024);
+        assert_eq!(desc_offset(&sb, 33).unwrap(), 8195 * 1024 + 32);
     }
 }

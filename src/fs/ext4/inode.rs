@@ -4,7 +4,10 @@
 //! "Inode Timestamps"). Fields past byte 0x80 exist only when
 //! `i_extra_isize` covers them; times then gain nanoseconds and two epoch
 //! bits (seconds are signed 32-bit plus epoch << 32, as the kernel decodes
-//! them, so both pre-1970 and post-2038 times are valid).
+//! them, so both pre-1970 and post-2038 times are valid). Device inodes
+//! keep their numbers in `i_block`: the old 8:8 encoding in the first word,
+//! or 0 there and the new 12:20 one in the second (as the kernel's
+//! `ext4_iget` reads them).
 
 use super::bytes::{array, le16, le32, lo_hi};
 use crate::error::{Error, Result};
@@ -14,6 +17,8 @@ use crate::fs::{FileKind, Timestamp};
 pub(crate) const GOOD_OLD_INODE_SIZE: usize = 128;
 
 pub(crate) const EXT4_ENCRYPT_FL: u32 = 0x800;
+/// The directory is hash-indexed (htree).
+pub(crate) const EXT4_INDEX_FL: u32 = 0x1000;
 pub(crate) const EXT4_EXTENTS_FL: u32 = 0x80000;
 pub(crate) const EXT4_EA_INODE_FL: u32 = 0x200000;
 pub(crate) const EXT4_INLINE_DATA_FL: u32 = 0x1000_0000;
@@ -34,6 +39,8 @@ pub(crate) struct Inode {
     /// i_blocks_lo | l_i_blocks_high << 32, in the units the flags say.
     pub blocks: u64,
     pub i_flags: u32,
+    /// i_generation, part of the checksum seed of the inode's blocks.
+    pub generation: u32,
     pub i_block: [u8; 60],
     /// i_file_acl_lo | l_i_file_acl_high << 32: the xattr block.
     pub file_acl: u64,
@@ -61,6 +68,7 @@ impl Inode {
         let i_blocks_lo = le32(b, 0x1C);
         let i_flags = le32(b, 0x20);
         let i_block = array::<60>(b, 0x28);
+        let i_generation = le32(b, 0x64);
         let i_file_acl_lo = le32(b, 0x68);
         let i_size_high = le32(b, 0x6C);
         let l_i_blocks_high = le16(b, 0x74);
@@ -110,6 +118,7 @@ impl Inode {
             i_links_count,
             blocks: u64::from(i_blocks_lo) | (u64::from(l_i_blocks_high) << 32),
             i_flags,
+            generation: i_generation,
             i_block,
             file_acl: lo_hi(i_file_acl_lo, u32::from(l_i_file_acl_high)),
             xattr_area,
@@ -123,6 +132,20 @@ impl Inode {
     pub fn has_flag(&self, flag: u32) -> bool {
         self.i_flags & flag != 0
     }
+    /// Major and minor numbers of a block or character device: the old
+    /// 8:8 encoding in i_block[0], else the new 12:20 one in i_block[1].
+    pub fn rdev(&self) -> Option<(u32, u32)> {
+        if !matches!(self.kind(), FileKind::CharDevice | FileKind::BlockDevice) {
+            return None;
+        }
+        let old = le32(&self.i_block, 0);
+        if old != 0 {
+            return Some(((old >> 8) & 0xFF, old & 0xFF));
+        }
+        let new = le32(&self.i_block, 4);
+        Some(((new & 0xF_FF00) >> 8, (new & 0xFF) | ((new >> 12) & 0xF_FF00)))
+    }
+
     /// Whether this inode was never used or was freed (all-zero mode).
     pub fn is_unused(&self) -> bool {
         self.i_mode == 0 && self.i_links_count == 0
@@ -177,6 +200,21 @@ mod tests {
         assert_eq!(i.size, 0x2_0000_0001);
         assert!(i.crtime.is_some());
         assert_eq!(i.xattr_area.len(), 256 - 160);
+    }
+
+    #[test]
+    fn device_numbers_in_both_encodings() {
+        let mut b = record(256, 32);
+        b[0..2].copy_from_slice(&0o020644u16.to_le_bytes());
+        b[0x28..0x2C].copy_from_slice(&0x0103u32.to_le_bytes());
+        assert_eq!(Inode::from_bytes(&b).unwrap().rdev(), Some((1, 3)));
+        b[0x28..0x2C].fill(0);
+        // 259:300000 in the new encoding.
+        let (major, minor) = (259u32, 300_000u32);
+        let new = (minor & 0xFF) | (major << 8) | ((minor & !0xFF) << 12);
+        b[0x2C..0x30].copy_from_slice(&new.to_le_bytes());
+        assert_eq!(Inode::from_bytes(&b).unwrap().rdev(), Some((major, minor)));
+        assert_eq!(Inode::from_bytes(&record(256, 32)).unwrap().rdev(), None);
     }
 
     #[test]

@@ -3,8 +3,12 @@
 //! Follows Documentation/filesystems/ext4/super.rst ("Super Block"). The
 //! superblock is the 1024 bytes at byte 1024 of the volume. Only the
 //! fields the reader and `info()` need are kept; each is checked once here.
+//! Backup copies sit at the start of groups 0, 1 and powers of 3, 5, 7
+//! (sparse_super) or in s_backup_bgs (sparse_super2); [`backup_locations`]
+//! lists where to look when the primary is unusable.
 
 use super::bytes::{array, le16, le32, le8, lo_hi};
+use super::checksum::GdtCsum;
 use crate::error::{Error, Result};
 
 /// Byte offset of the primary superblock.
@@ -86,7 +90,8 @@ const RO_COMPAT_NAMES: &[(u32, &str)] = &[
     (0x10000, "orphan_present"),
 ];
 /// Incompat bits that change nothing about how we read: listed, not refused.
-const INCOMPAT_UNDERSTOOD: u32 = 0x2 | 0x4 | 0x10 | 0x40 | 0x80 | 0x100 | 0x200 | 0x2000 | 0x4000 | 0x8000;
+/// ea_inode (0x400): xattr values in other inodes are read through them.
+const INCOMPAT_UNDERSTOOD: u32 = 0x2 | 0x4 | 0x10 | 0x40 | 0x80 | 0x100 | 0x200 | 0x400 | 0x2000 | 0x4000 | 0x8000;
 
 /// A checked superblock.
 #[derive(Clone, Debug)]
@@ -102,6 +107,22 @@ pub(crate) struct Superblock {
     pub s_blocks_per_group: u32,
     pub s_inodes_per_group: u32,
     pub s_mtime: i64,
+    /// Last write, last check and creation times (with their high bytes).
+    pub s_wtime: i64,
+    pub s_lastcheck: i64,
+    pub s_mkfs_time: i64,
+    pub s_free_inodes_count: u32,
+    pub s_mnt_count: u16,
+    /// Signed on disk: -1 means "no limit".
+    pub s_max_mnt_count: i16,
+    pub s_errors: u16,
+    /// The group this copy of the superblock says it sits in.
+    pub s_block_group_nr: u16,
+    /// The mismatch sentence when metadata_csum is on and s_checksum is wrong.
+    pub checksum_problem: Option<String>,
+    /// The group whose superblock copy this is (0: the primary); set by
+    /// the opener. Group descriptors are read from the same group.
+    pub found_in_group: u64,
     pub s_state: u16,
     pub inode_size: u16,
     pub s_feature_compat: u32,
@@ -142,7 +163,18 @@ impl Superblock {
         let s_blocks_per_group = le32(b, 0x20);
         let s_inodes_per_group = le32(b, 0x28);
         let s_mtime = le32(b, 0x2C);
+        let s_wtime = le32(b, 0x30);
+        let s_mnt_count = le16(b, 0x34);
+        let s_max_mnt_count = i16::from_le_bytes(le16(b, 0x36).to_le_bytes());
         let s_state = le16(b, 0x3A);
+        let s_errors = le16(b, 0x3C);
+        let s_lastcheck = le32(b, 0x40);
+        let s_free_inodes_count = le32(b, 0x10);
+        let s_block_group_nr = le16(b, 0x5A);
+        let s_mkfs_time = le32(b, 0x108);
+        let s_wtime_hi = le8(b, 0x274);
+        let s_mkfs_time_hi = le8(b, 0x276);
+        let s_lastcheck_hi = le8(b, 0x277);
         let s_rev_level = le32(b, 0x4C);
         let s_inode_size = le16(b, 0x58);
         let s_feature_compat = le32(b, 0x5C);
@@ -202,6 +234,8 @@ impl Superblock {
             .map_err(|_| Error::corrupt(format!("{group_count} block groups is more than ext4 allows")))?;
         // s_mtime is unsigned 32-bit plus 8 high bits.
         let s_mtime = i64::from(s_mtime) | (i64::from(s_mtime_hi) << 32);
+        let time = |lo: u32, hi: u8| i64::from(lo) | (i64::from(hi) << 32);
+        let metadata_csum = s_feature_ro_compat & RO_COMPAT_METADATA_CSUM != 0;
         Ok(Superblock {
             s_inodes_count,
             blocks_count,
@@ -212,6 +246,16 @@ impl Superblock {
             s_blocks_per_group,
             s_inodes_per_group,
             s_mtime,
+            s_wtime: time(s_wtime, s_wtime_hi),
+            s_lastcheck: time(s_lastcheck, s_lastcheck_hi),
+            s_mkfs_time: time(s_mkfs_time, s_mkfs_time_hi),
+            s_free_inodes_count,
+            s_mnt_count,
+            s_max_mnt_count,
+            s_errors,
+            s_block_group_nr,
+            checksum_problem: if metadata_csum { super::checksum::superblock_problem(b) } else { None },
+            found_in_group: 0,
             s_state,
             inode_size,
             s_feature_compat,
@@ -224,7 +268,7 @@ impl Superblock {
             s_first_meta_bg,
             s_backup_bgs,
             group_count,
-            csum_seed: if s_feature_ro_compat & RO_COMPAT_METADATA_CSUM == 0 {
+            csum_seed: if !metadata_csum {
                 None
             } else if s_feature_incompat & INCOMPAT_CSUM_SEED != 0 {
                 Some(s_checksum_seed)
@@ -296,9 +340,6 @@ impl Superblock {
         if odd & !known != 0 {
             out.push(format!("unknown incompatible features {:#x}; some files may read wrongly", odd & !known));
         }
-        if self.has_incompat(0x4) {
-            out.push("the journal needs recovery; recent changes in it were not replayed".to_string());
-        }
         out
     }
 
@@ -319,6 +360,39 @@ impl Superblock {
         [3u64, 5, 7].iter().any(|base| is_power_of(g, *base))
     }
 
+    /// How this filesystem's group descriptors are checksummed.
+    pub fn gdt_csum(&self) -> GdtCsum {
+        if let Some(seed) = self.csum_seed {
+            GdtCsum::Crc32c { seed }
+        } else if self.has_ro_compat(RO_COMPAT_GDT_CSUM) {
+            GdtCsum::Crc16 { uuid: self.s_uuid, is_64bit: self.has_incompat(INCOMPAT_64BIT) }
+        } else {
+            GdtCsum::None
+        }
+    }
+
+    /// s_state in words: clean, not clean, with errors.
+    pub fn state_words(&self) -> String {
+        let mut s = if self.s_state & 0x1 != 0 { "clean" } else { "not clean" }.to_string();
+        if self.s_state & 0x2 != 0 {
+            s.push_str(", with errors");
+        }
+        if self.s_state & 0x4 != 0 {
+            s.push_str(", orphans being recovered");
+        }
+        s
+    }
+
+    /// s_errors in words: what the kernel does on an error.
+    pub fn errors_words(&self) -> String {
+        match self.s_errors {
+            1 => "continue".to_string(),
+            2 => "remount read-only".to_string(),
+            3 => "panic".to_string(),
+            n => format!("unknown ({n})"),
+        }
+    }
+
     /// The UUID in 8-4-4-4-12 lowercase form, or None when all zero.
     pub fn uuid_string(&self) -> Option<String> {
         if self.s_uuid.iter().all(|b| *b == 0) {
@@ -336,6 +410,44 @@ impl Superblock {
     }
 }
 
+// ---- Journal fields (used by journal.rs) -------------------------------
+
+// s_feature_incompat
+pub(crate) const INCOMPAT_RECOVER: u32 = 0x4;
+pub(crate) const INCOMPAT_JOURNAL_DEV: u32 = 0x8;
+/// s_jnl_backup_type: s_jnl_blocks holds a copy of the journal inode's i_block.
+const EXT3_JNL_BACKUP_BLOCKS: u8 = 1;
+
+/// Where the superblock says the journal is (super.rst, "s_journal_uuid"
+/// to "s_jnl_blocks").
+#[derive(Clone, Debug)]
+pub(crate) struct SbJournal {
+    pub s_journal_uuid: [u8; 16],
+    pub s_journal_inum: u32,
+    pub s_journal_dev: u32,
+    /// The backup of the journal inode's i_block (60 bytes) and its size,
+    /// when s_jnl_backup_type says it is there.
+    pub backup: Option<([u8; 60], u64)>,
+}
+
+impl SbJournal {
+    /// Reads the journal fields of the 1024 superblock bytes.
+    pub fn from_bytes(b: &[u8]) -> SbJournal {
+        let s_jnl_backup_type = le8(b, 0xFD);
+        let s_jnl_blocks = array::<68>(b, 0x10C);
+        let backup = (s_jnl_backup_type == EXT3_JNL_BACKUP_BLOCKS).then(|| {
+            // s_jnl_blocks[15] is i_size_high, [16] is i_size.
+            (array::<60>(&s_jnl_blocks, 0), lo_hi(le32(&s_jnl_blocks, 64), le32(&s_jnl_blocks, 60)))
+        });
+        SbJournal {
+            s_journal_uuid: array::<16>(b, 0xD0),
+            s_journal_inum: le32(b, 0xE0),
+            s_journal_dev: le32(b, 0xE4),
+            backup,
+        }
+    }
+}
+
 // base is 3, 5 or 7 and n > 1 inside the loop.
 #[allow(clippy::arithmetic_side_effects)]
 fn is_power_of(mut n: u64, base: u64) -> bool {
@@ -343,6 +455,49 @@ fn is_power_of(mut n: u64, base: u64) -> bool {
         n /= base;
     }
     n == 1
+}
+
+/// Block sizes tried when looking for a backup superblock.
+const BACKUP_BLOCK_SIZES: [u64; 4] = [1024, 2048, 4096, 65536];
+/// The most blocks a group holds ((1 << 16) - 8); 64 KiB blocks get this.
+const MAX_BLOCKS_PER_GROUP: u64 = 65528;
+/// Backup groups tried per block size, at most.
+const MAX_BACKUP_TRIES: usize = 64;
+
+/// Where a backup superblock may sit: (block size, group, byte offset),
+/// most likely first. Groups 1, 3, 5, 7, 9, 25, 27, 49 … (powers of 3, 5
+/// and 7) with the default 8 × block size blocks per group (65528 for
+/// 64 KiB blocks), plus the last
+/// group (sparse_super2's default second backup) and the groups named by
+/// `hint_backup_bgs` (s_backup_bgs read from a damaged primary).
+pub(crate) fn backup_locations(volume_bytes: u64, hint_backup_bgs: [u32; 2]) -> Vec<(u32, u64, u64)> {
+    let mut out = Vec::new();
+    for bs in BACKUP_BLOCK_SIZES {
+        // mke2fs's default, capped at 65528 (EXT2_MAX_BLOCKS_PER_GROUP) for 64 KiB.
+        let blocks_per_group = bs.saturating_mul(8).min(MAX_BLOCKS_PER_GROUP);
+        let first_data_block = u64::from(bs == 1024);
+        let group_bytes = blocks_per_group.saturating_mul(bs);
+        let groups = volume_bytes.saturating_sub(first_data_block.saturating_mul(bs)).div_ceil(group_bytes.max(1));
+        let mut cands: Vec<u64> = (1..groups.min(1 << 20)).filter(|g| *g == 1 || [3u64, 5, 7].iter().any(|b| is_power_of(*g, *b))).collect();
+        cands.truncate(MAX_BACKUP_TRIES);
+        cands.extend(hint_backup_bgs.iter().map(|g| u64::from(*g)).filter(|g| *g > 0 && *g < groups));
+        if groups > 1 {
+            cands.push(groups.saturating_sub(1));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for g in cands {
+            if !seen.insert(g) {
+                continue;
+            }
+            let block = g.saturating_mul(blocks_per_group).saturating_add(first_data_block);
+            let at = block.saturating_mul(bs);
+            if at.saturating_add(1024) <= volume_bytes {
+                out.push((u32::try_from(bs).unwrap_or(u32::MAX), g, at));
+            }
+        }
+    }
+    out.sort_by_key(|(_, g, at)| (*g != 1, *at));
+    out
 }
 
 /// A NUL-padded on-disk string, or None when empty.
@@ -358,7 +513,7 @@ pub(crate) fn c_string(b: &[u8]) -> Option<String> {
 
 #[cfg(test)]
 #[allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn minimal() -> Vec<u8> {
@@ -415,6 +570,28 @@ mod tests {
         let sb = Superblock::from_bytes(&b).unwrap();
         let with: Vec<u64> = (0..30).filter(|g| sb.group_has_super(*g)).collect();
         assert_eq!(with, vec![0, 1, 3, 5, 7, 9, 25, 27]);
+    }
+
+    #[test]
+    fn backup_candidates_put_group_1_first() {
+        // 600 MiB: groups of 8 MiB (1 KiB), 32 MiB (2 KiB), 128 MiB (4 KiB).
+        let got = backup_locations(600 << 20, [0, 0]);
+        assert_eq!(got[0], (1024, 1, 8193 * 1024));
+        assert_eq!(got[1], (2048, 1, 16384 * 2048));
+        assert_eq!(got[2], (4096, 1, 32768 * 4096));
+        let four_k: Vec<u64> = got.iter().filter(|c| c.0 == 4096).map(|c| c.1).collect();
+        // Groups 1, 3 and the last (4): sparse_super2's default second backup.
+        assert_eq!(four_k, vec![1, 3, 4]);
+        let one_k: Vec<u64> = got.iter().filter(|c| c.0 == 1024).map(|c| c.1).collect();
+        assert_eq!(&one_k[..8], &[1, 3, 5, 7, 9, 25, 27, 49]);
+        // s_backup_bgs from a damaged primary are tried too.
+        assert!(backup_locations(600 << 20, [2, 0]).contains(&(4096, 2, 2 * 32768 * 4096)));
+        // Nothing past the end, nothing for tiny volumes.
+        assert!(got.iter().all(|c| c.2 + 1024 <= 600 << 20));
+        assert!(backup_locations(4096, [0, 0]).is_empty());
+        // 64 KiB blocks: 65528 blocks per group.
+        let big = backup_locations(40 << 30, [0, 0]);
+        assert!(big.contains(&(65536, 1, 65528 * 65536)), "{big:?}");
     }
 
     #[test]
