@@ -12,7 +12,8 @@
 //
 //   node scripts/bench-browser.mjs            # 2 GB of files
 //   BENCH_GB=4 node scripts/bench-browser.mjs
-//   BENCH_IMAGE=disk.img BENCH_FOLDER=/data node scripts/bench-browser.mjs   # an image of your own
+//   BENCH_IMAGE=/tmp/salvage-bench/disk.img BENCH_FOLDER=/ node scripts/bench-browser.mjs
+//       # the image of scripts/bench-export.sh (or your own), same files as its rows
 //
 // Needs www/pkg (scripts/build-wasm.py), mke2fs, /usr/bin/chromium (or
 // SALVAGE_CHROMIUM), playwright-core; about 2.2 × BENCH_GB of free disk.
@@ -128,7 +129,7 @@ async function rawReadRows(img, limitBytes) {
       const { peak, peakPss } = rss.stop();
       const rate = r.bytes / 1e6 / (r.ms / 1000);
       log(`FileReaderSync ${slice / MiB} MiB slices: ${(r.bytes / GB).toFixed(2)} GB in ${(r.ms / 1000).toFixed(1)} s`);
-      rows.push([`FileReaderSync read, ${slice / MiB} MiB slices (${(r.bytes / GB).toFixed(1)} GB)`, rate, peak, peakPss]);
+      rows.push([`FileReaderSync, ${slice / MiB} MiB reads`, r.ms / 1000, rate, peak, peakPss]);
     }
   } finally {
     await browser.close();
@@ -147,7 +148,8 @@ async function exportRow(set) {
     await openVolume(page, 'ext4');
     const parts = set.folder.split('/').filter(Boolean);
     for (const p of parts.slice(0, -1)) await enter(page, p);
-    await select(page, parts[parts.length - 1]);
+    if (parts.length === 0) await page.getByRole('checkbox', { name: 'Select all in this folder' }).check();
+    else await select(page, parts[parts.length - 1]);
     const before = chromiumRssBytes().bytes;
     const rss = sampleRss(500);
     const t0 = Date.now();
@@ -160,9 +162,10 @@ async function exportRow(set) {
     await dl.cancel(); // the zip stays in OPFS; no second copy on disk
     const outcome = await jobOutcome(page);
     log(outcome);
-    const bytes = set.bytes ?? Number(/\(([\d.]+) /.exec(outcome)?.[1]);
+    const bytes = Number(await page.getAttribute('#job', 'data-bytes'));
+    const files = Number(await page.getAttribute('#job', 'data-files'));
     log(`export: ${(bytes / GB).toFixed(2)} GB in ${secs.toFixed(1)} s; RSS before ${(before / MiB).toFixed(0)} MiB, peak ${(peak / MiB).toFixed(0)} MiB`);
-    return [`Salvage in-browser export to OPFS (${(bytes / GB).toFixed(1)} GB, ${set.files ?? '?'} files, stored)`, bytes / 1e6 / secs, peak, peakPss];
+    return [`salvage in browser, to OPFS (${files} files)`, secs, bytes / 1e6 / secs, peak, peakPss];
   } finally {
     await app.close();
     await server.stop();
@@ -186,13 +189,20 @@ async function main() {
   try {
     const rows = await rawReadRows(set.img, Math.min(lstatSync(set.img).size, sizeBytes));
     rows.push(await exportRow(set));
-    const fsr = rows[0][1];
-    console.log('| measure (browser, one run) | MB/s | peak memory (Chromium RSS sum / PSS) |');
-    console.log('|---|---:|---:|');
-    for (const [what, rate, peak, pss] of rows) {
-      console.log(`| ${what} | ${rate.toFixed(0)} | ${(peak / MiB).toFixed(0)} / ${(pss / MiB).toFixed(0)} MiB |`);
+    const fsr = rows[0][2];
+    const pad = (text, n) => String(text).padEnd(n);
+    const num = (v, n, digits) => v.toFixed(digits).padStart(n);
+    // The columns of scripts/bench-export.sh, so the two tables join.
+    console.log(`browser: ${process.env.SALVAGE_CHROMIUM || '/usr/bin/chromium'}; ${(rows[0][2] * rows[0][1] / 1e3).toFixed(2)} GB read per row`);
+    console.log('');
+    console.log('| tool                       | seconds  | MB/s     | peak MiB  |');
+    console.log('|----------------------------|----------|----------|-----------|');
+    for (const [what, secs, rate, , pss] of rows) {
+      console.log(`| ${pad(what, 26)} | ${num(secs, 8, 2)} | ${num(rate, 8, 0)} | ${num(pss / MiB, 9, 0)} |`);
     }
-    console.log(`| export as % of the 1 MiB FileReaderSync rate | ${((rows[2][1] / fsr) * 100).toFixed(0)} % | |`);
+    console.log('');
+    console.log(`peak MiB: sum of PSS over Chromium's processes (RSS sums: ${rows.map((r) => (r[3] / MiB).toFixed(0)).join(', ')} MiB). ` +
+      `In-browser export: ${((rows[2][2] / fsr) * 100).toFixed(0)} % of the 1 MiB FileReaderSync rate.`);
   } finally {
     if (dir) rmSync(dir, { recursive: true, force: true });
   }

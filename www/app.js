@@ -237,6 +237,7 @@ async function runJob(type, fields, title, onProgress, describe) {
   }
   jobRunning = true;
   let job = null;
+  for (const k of ['bytes', 'files', 'size']) delete ui.job.dataset[k];
   const panel = jobPanel(ui.job, title, () => ask(P.CANCEL, { target: job.id }));
   job = send(type, fields, (done, total, msg) => {
     panel.progress(msg);
@@ -244,6 +245,8 @@ async function runJob(type, fields, title, onProgress, describe) {
   });
   try {
     const saved = await job.reply;
+    // For tests and benchmarks: what was saved, in exact numbers.
+    Object.assign(ui.job.dataset, { bytes: String(saved.summary.bytes_ok), files: String(saved.summary.files_ok), size: String(saved.size) });
     if (saved.file) offerDownload(saved);
     const text = describe(saved);
     const complete = !saved.summary || saved.summary.files_incomplete + saved.summary.skipped + saved.summary.walk_problems === 0;
