@@ -5,6 +5,10 @@
 // build fixtures (bash tests/fixtures/make.sh DIR), then
 //   SALVAGE_FIXTURES=DIR npm test        (default DIR: tests/fixtures/out)
 // SALVAGE_CHROMIUM overrides /usr/bin/chromium. Screenshots go to test-results/.
+// export.test.mjs runs each test in a persistent profile (OPFS needs one),
+// builds its images with mke2fs -d, compares with the native CLI when one
+// is built (SALVAGE_CLI, or target/ or $CARGO_TARGET_DIR release/debug),
+// and its 5 GiB test needs 7 GiB free in the temp folder (else skipped).
 // To work on the page without the wasm build: cp tests/e2e/mock-pkg/* www/pkg/.
 
 import { spawn, execFileSync } from 'node:child_process';
