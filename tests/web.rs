@@ -2,6 +2,8 @@
 //! there): the Blob reader over real `Blob`s and the chunk cache in front of
 //! it. Run by `make test` through wasm-bindgen-test-runner in Chromium.
 #![cfg(target_arch = "wasm32")]
+// Tests may use plain arithmetic and casts on small known values.
+#![allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
 
 use std::rc::Rc;
 

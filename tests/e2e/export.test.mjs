@@ -288,12 +288,25 @@ test('export: a 5 GiB sparse file exports with bounded browser memory', { skip: 
     const before = chromiumRssBytes().bytes;
     const rss = sampleRss(500);
     const t0 = Date.now();
-    const [dl] = await Promise.all([
-      page.waitForEvent('download', { timeout: 1_800_000 }),
-      page.getByRole('button', { name: 'Download selected' }).click(),
-    ]);
+    let dl;
+    let mid;
+    let memory;
+    try {
+      const download = page.waitForEvent('download', { timeout: 1_800_000 });
+      await page.getByRole('button', { name: 'Download selected' }).click();
+      // Mid-way the panel shows files, bytes, rate, time left and the file.
+      await page.waitForFunction(() => /MB\/s · about .+ left$/.test(document.querySelector('#job .job-line')?.textContent || ''),
+        null, { timeout: 120_000 });
+      mid = [await page.textContent('#job .job-line'), await page.textContent('#job .job-current')];
+      dl = await download;
+    } finally {
+      memory = rss.stop(); // also when the export fails, or the sampling never ends
+    }
+    const { peak, peakPss, samples } = memory;
     const secs = (Date.now() - t0) / 1000;
-    const { peak, peakPss, samples } = rss.stop();
+    console.log(`mid-way: "${mid[0]}" / "${mid[1]}"`);
+    assert.match(mid[0], /^\d+ of 2 files · [\d.]+ [MG]iB of 5\.00 GiB · [\d.]+ MB\/s · about .+ left$/);
+    assert.equal(mid[1], 'Now: big/sparse.bin');
     await dl.cancel();
     const outcome = await jobOutcome(page);
     console.log(outcome);
