@@ -50,7 +50,9 @@ row() {  # name, output dir or file, command…
     shift 2
     rm -rf "$out"
     sync
-    /usr/bin/time -f '%e %M' -o "$work/time.txt" "$@" > /dev/null 2> "$work/stderr.txt" || {
+    # Each row includes a final sync: salvage fsyncs its zip before the
+    # rename, so the others' output must reach the disk too to compare.
+    /usr/bin/time -f '%e %M' -o "$work/time.txt" bash -c '"$@"; rc=$?; sync; exit $rc' row "$@" > /dev/null 2> "$work/stderr.txt" || {
         local rc=$?
         # salvage exits 3 when files are incomplete; anything else fails the row.
         [[ $name == salvage* && $rc == 3 ]] || { echo "$name failed ($rc):"; cat "$work/stderr.txt"; return 0; }

@@ -338,7 +338,8 @@ impl<W: Write> Export<W> {
                 r
             }
             other => {
-                self.set_status(index, Status::Skipped(format!("a {} can't be stored in a zip", report::kind_name(other)).into()));
+                let device = p.rdev.map(|(major, minor)| format!(" (device {major},{minor})")).unwrap_or_default();
+                self.set_status(index, Status::Skipped(format!("a {}{device} can't be stored in a zip", report::kind_name(other)).into()));
                 Ok(())
             }
         };

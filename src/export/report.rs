@@ -159,7 +159,14 @@ pub fn report(h: &Heading, entries: &[Planned], walk_problems: &[String], droppe
         problems.push(format!("… and {dropped} more problems of this kind"));
     }
     section("SELECTED PATHS AND FOLDERS THAT COULD NOT BE READ IN FULL", problems, &mut r);
-    let specials: Vec<String> = entries.iter().filter(|p| is_special(p.kind)).map(|p| format!("{} ({})", name(p), kind_name(p.kind))).collect();
+    let specials: Vec<String> = entries
+        .iter()
+        .filter(|p| is_special(p.kind))
+        .map(|p| match p.rdev {
+            Some((major, minor)) => format!("{} ({} {major},{minor})", name(p), kind_name(p.kind)),
+            None => format!("{} ({})", name(p), kind_name(p.kind)),
+        })
+        .collect();
     section("SPECIAL FILES NOT STORED (a zip can't hold them; listed in the manifest with owner and mode)", specials, &mut r);
     let links: Vec<String> = entries
         .iter()

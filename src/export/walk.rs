@@ -48,6 +48,8 @@ pub struct Planned {
     pub uid: u32,
     pub gid: u32,
     pub mtime: Timestamp,
+    /// Major and minor numbers of a device.
+    pub rdev: Option<(u32, u32)>,
     /// Index of the first entry with the same inode (a hard link).
     pub same_as: Option<usize>,
     pub sha256: Option<[u8; 32]>,
@@ -65,6 +67,7 @@ impl Planned {
             uid: m.uid,
             gid: m.gid,
             mtime: m.mtime,
+            rdev: m.rdev,
             same_as: None,
             sha256: None,
             status: Status::Pending,
