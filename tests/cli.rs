@@ -1080,6 +1080,23 @@ fn export_writes_a_zip_of_the_fixture() {
     assert!(bytes.starts_with(b"PK\x03\x04"), "a zip starts with a local header");
 }
 
+#[test]
+fn export_of_a_nested_folder_leaves_its_siblings_out() {
+    // /var/www selected with /etc: /var comes along as a folder entry only,
+    // not with /var/lib/mysql beside it.
+    let out = Path::new(TMP).join("export-nested.zip");
+    let _ = std::fs::remove_file(&out);
+    let mut args: Vec<OsString> = vec!["export".into(), fixture("gpt.img").into(), "--volume".into(), "2".into()];
+    args.extend(["/etc".into(), "/var/www".into(), "-o".into(), out.clone().into()]);
+    salvage(&args).ok();
+    let listing = std::process::Command::new("unzip").arg("-Z1").arg(&out).output().expect("unzip");
+    let names: Vec<String> = String::from_utf8_lossy(&listing.stdout).lines().map(str::to_string).collect();
+    for want in ["etc/passwd", "var/", "var/www/", "var/www/html/index.html", "SALVAGE-REPORT.txt"] {
+        assert!(names.iter().any(|n| n == want), "{want} missing from {names:?}");
+    }
+    assert!(!names.iter().any(|n| n.starts_with("var/lib")), "a sibling of the selection was exported: {names:?}");
+}
+
 // ------------------------------------------------------------------ third-party corpus
 
 fn corpus() -> Option<PathBuf> {

@@ -106,7 +106,7 @@ struct Frame {
 /// The walk's state between steps.
 pub struct Walk {
     /// Selected paths still to start: (absolute path, zip name).
-    pending: std::vec::IntoIter<(Vec<u8>, Vec<u8>)>,
+    pending: std::vec::IntoIter<(Vec<u8>, Vec<u8>, bool)>,
     stack: Vec<Frame>,
     visited: HashSet<u64>,
     /// First entry index of inodes with several links.
@@ -176,10 +176,10 @@ impl Walk {
             for depth in 1..rel.len() {
                 let dir = rel[..depth].to_vec();
                 if between.insert(dir.clone()) {
-                    pending.push((to_path(&k[..root.len().saturating_add(depth)]), dir.join(&b'/')));
+                    pending.push((to_path(&k[..root.len().saturating_add(depth)]), dir.join(&b'/'), false));
                 }
             }
-            pending.push((to_path(k), rel.join(&b'/')));
+            pending.push((to_path(k), rel.join(&b'/'), true));
         }
         Walk {
             pending: pending.into_iter(),
@@ -226,7 +226,7 @@ impl Walk {
                 self.visit(fs, out, name, d.inode, depth);
                 continue;
             }
-            let Some((path, name)) = self.pending.next() else {
+            let Some((path, name, whole)) = self.pending.next() else {
                 return true;
             };
             match fs.resolve(&path) {
@@ -234,7 +234,18 @@ impl Walk {
                     // The selection is the whole volume: its root folder is the zip's root.
                     self.enter(fs, Vec::new(), inode, 0);
                 }
-                Ok(inode) => self.visit(fs, out, name, inode, 0),
+                Ok(inode) if whole => self.visit(fs, out, name, inode, 0),
+                // A folder on the way to a selected item: its own entry (mode,
+                // owner, time) but not its other contents.
+                Ok(inode) => match fs.stat(inode) {
+                    Ok(m) => {
+                        if !name.contains(&b'/') {
+                            self.top_names.insert(name.clone());
+                        }
+                        out.push(Planned::new(name, &m));
+                    }
+                    Err(e) => out.push(Planned::unreadable(name, inode, format!("its inode can't be read: {e}"))),
+                },
                 Err(e) => self.problem(format!("the selected path {} can't be exported: {e}", escape(&path))),
             }
         }
