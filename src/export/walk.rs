@@ -319,7 +319,7 @@ mod tests {
     use super::*;
 
     fn names(w: Walk) -> Vec<(String, String)> {
-        w.pending.map(|(p, n)| (escape(&p), escape(&n))).collect()
+        w.pending.map(|(p, n, _)| (escape(&p), escape(&n))).collect()
     }
 
     #[test]
