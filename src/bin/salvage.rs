@@ -9,7 +9,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::rc::Rc;
 
-use salvage::container::Source;
+use salvage::container::{human_size as human, Source};
 use salvage::error::{Error, Result};
 use salvage::fs::{FileKind, FileSystem};
 use salvage::image::{Entry, Image};
@@ -206,17 +206,6 @@ fn run(args: &Args) -> Result<ExitCode> {
     }
 }
 
-fn human(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut v = bytes as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 { format!("{bytes} B") } else { format!("{v:.1} {}", UNITS[u]) }
-}
-
 fn info(args: &Args) -> Result<ExitCode> {
     let image = open_image(args)?;
     let info = image.info();
@@ -229,6 +218,9 @@ fn info(args: &Args) -> Result<ExitCode> {
     }
     let w = |out: &mut std::io::StdoutLock, s: String| writeln!(out, "{s}").map_err(output_error);
     w(&mut out, format!("image: {} ({}, {} bytes)", info.image.format, human(info.image.size), info.image.size))?;
+    for (k, val) in &info.image.details {
+        w(&mut out, format!("  {k}: {val}"))?;
+    }
     if info.image.parts.len() > 1 {
         w(&mut out, format!("parts: {}", info.image.parts.join(", ")))?;
     }
