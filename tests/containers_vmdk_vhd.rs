@@ -229,3 +229,270 @@ fn vhd_dynamic() {
 fn vhd_dynamic_sized_by_geometry() {
     vhd_subformat("subformat=dynamic", "VHD dynamic");
 }
+
+#[test]
+fn vmdk_child_reads_unwritten_grains_from_its_parent() {
+    if !have("qemu-img") || !have("qemu-io") || !have("sgdisk") {
+        eprintln!("qemu tools or sgdisk missing: skipping");
+        return;
+    }
+    let dir = scratch_dir("vmdk-child");
+    qemu(&["qemu-img", "convert", "-f", "raw", "-O", "vmdk", base().raw.to_str().unwrap(), "base.vmdk"], &dir);
+    qemu(&["qemu-img", "create", "-f", "vmdk", "-b", "base.vmdk", "-F", "vmdk", "child.vmdk"], &dir);
+    qemu(&["qemu-io", "-c", "write -P 0xab 1M 64k", "-c", "write -P 0xcd 5000k 3k", "child.vmdk"], &dir);
+    let (child, parent) = (dir.join("child.vmdk"), dir.join("base.vmdk"));
+    // Picked parent first, as the page's name order does.
+    let disk = open(&parent, &[&child]).unwrap();
+    assert_eq!(disk.parts, ["child.vmdk", "base.vmdk"]);
+    check_against_qemu(&disk, &child, "vmdk", &dir);
+    let e = open(&child, &[]).err().unwrap();
+    assert_eq!(
+        e.to_string(),
+        "child.vmdk is a child disk: its unwritten grains come from its parent base.vmdk, which was not selected; select it together with child.vmdk"
+    );
+}
+
+#[test]
+fn vmdk_split_sparse_and_flat_across_extents() {
+    if !have("qemu-img") || !have("qemu-io") {
+        eprintln!("qemu tools missing: skipping");
+        return;
+    }
+    for subformat in ["twoGbMaxExtentSparse", "twoGbMaxExtentFlat"] {
+        let dir = scratch_dir(&format!("{subformat}-5g"));
+        qemu(&["qemu-img", "create", "-f", "vmdk", "-o", &format!("subformat={subformat}"), "big.vmdk", "5G"], &dir);
+        // Writes straddling the 2 GiB extent boundaries.
+        qemu(&["qemu-io", "-c", "write -P 0x11 0 8k", "-c", "write -P 0x22 2047M 2M", "-c", "write -P 0x33 4095M 2M", "-c", "write -P 0x44 5119M 1M", "big.vmdk"], &dir);
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        assert!(files.len() >= 4, "{files:?}");
+        let refs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+        let disk = open(refs[0], &refs[1..]).unwrap();
+        assert_eq!(disk.format, format!("VMDK {subformat}"));
+        assert_eq!(disk.reader.size(), 5 << 30);
+        let raw = dir.join("qemu.raw");
+        qemu(&["qemu-img", "convert", "-f", "vmdk", "-O", "raw", "big.vmdk", raw.to_str().unwrap()], &dir);
+        let want = std::fs::File::open(&raw).unwrap();
+        for (at, len) in [(0u64, 16384u64), (2046 * MIB, 4 * MIB), (4094 * MIB, 4 * MIB), (5118 * MIB, 2 * MIB), (3000 * MIB, 65536)] {
+            let mut a = vec![0u8; len as usize];
+            let mut b = vec![0u8; len as usize];
+            disk.reader.read_exact_at(at, &mut a).unwrap();
+            std::os::unix::fs::FileExt::read_exact_at(&want, &mut b, at).unwrap();
+            assert!(a == b, "{subformat}: {len} bytes at {at}");
+        }
+        std::fs::remove_file(raw).unwrap();
+        // Without the descriptor, one extent alone says what it is.
+        let e = open(&dir.join("big.vmdk"), &refs[1..2]).err().unwrap();
+        assert!(e.to_string().starts_with("big.vmdk needs these extent files, which were not selected: "), "{e}");
+    }
+}
+
+/// The offsets of a VHD's dynamic header, BAT and first block.
+fn vhd_layout(b: &[u8]) -> (usize, usize) {
+    let be64 = |at: usize| u64::from_be_bytes(b[at..at + 8].try_into().unwrap()) as usize;
+    let header = be64(0x10);
+    (header, be64(header + 0x10))
+}
+
+fn vhd_checksum(b: &mut [u8], field: usize) {
+    b[field..field + 4].fill(0);
+    let sum = b.iter().fold(0u32, |s, v| s.wrapping_add(u32::from(*v)));
+    b[field..field + 4].copy_from_slice(&(!sum).to_be_bytes());
+}
+
+/// qemu cannot create differencing VHDs: take a qemu dynamic VHD written
+/// by qemu-io, mark it differencing with a parent name, and clear the
+/// bitmap bits of the sectors it did not write, as Virtual PC would have.
+#[test]
+fn vhd_differencing_reads_absent_sectors_from_its_parent() {
+    if !have("qemu-img") || !have("qemu-io") || !have("sgdisk") {
+        eprintln!("qemu tools or sgdisk missing: skipping");
+        return;
+    }
+    let dir = scratch_dir("vhd-diff");
+    qemu(&["qemu-img", "convert", "-f", "raw", "-O", "vpc", "-o", "subformat=dynamic,force_size=on", base().raw.to_str().unwrap(), "base.vhd"], &dir);
+    let size = std::fs::metadata(&base().raw).unwrap().len().to_string();
+    qemu(&["qemu-img", "create", "-f", "vpc", "-o", "subformat=dynamic,force_size=on", "overlay.vhd", &size], &dir);
+    // After the ext4 partition, in block 13 (2 MiB blocks).
+    qemu(&["qemu-io", "-c", "write -P 0xab 26M 64k", "overlay.vhd"], &dir);
+    let parent = std::fs::read(dir.join("base.vhd")).unwrap();
+    let mut child = std::fs::read(dir.join("overlay.vhd")).unwrap();
+    let (header, bat) = vhd_layout(&child);
+    // Footer copies: type 4, checksums.
+    let end = child.len() - 512;
+    for at in [0, end] {
+        child[at + 0x3c..at + 0x40].copy_from_slice(&4u32.to_be_bytes());
+        vhd_checksum(&mut child[at..at + 512], 0x40);
+    }
+    // Header: parent unique id and UTF-16 name.
+    child[header + 0x28..header + 0x38].copy_from_slice(&parent[parent.len() - 512 + 0x44..parent.len() - 512 + 0x54]);
+    let name: Vec<u8> = "base.vhd".encode_utf16().flat_map(u16::to_be_bytes).collect();
+    child[header + 0x40..header + 0x40 + name.len()].copy_from_slice(&name);
+    vhd_checksum(&mut child[header..header + 1024], 0x24);
+    // Block 13's bitmap: only its first 128 sectors (64 KiB) are in the child.
+    let block = u32::from_be_bytes(child[bat + 13 * 4..bat + 14 * 4].try_into().unwrap()) as usize * 512;
+    child[block..block + 512].fill(0);
+    child[block..block + 16].fill(0xff);
+    std::fs::write(dir.join("child.vhd"), &child).unwrap();
+    std::fs::remove_file(dir.join("overlay.vhd")).unwrap();
+
+    let disk = open(&dir.join("base.vhd"), &[&dir.join("child.vhd")]).unwrap();
+    assert_eq!(disk.format, "VHD differencing");
+    assert!(disk.notes.is_empty(), "{:?}", disk.notes);
+    let mut want = qemu_raw(&dir.join("base.vhd"), "vpc", &dir);
+    want[(26 * MIB) as usize..(26 * MIB + 65536) as usize].fill(0xab);
+    assert_eq!(disk.reader.size(), want.len() as u64);
+    let w: [u8; 32] = Sha256::digest(&want).into();
+    assert_eq!(sha_of(&*disk.reader), w);
+    random_reads(&*disk.reader, &want, 99);
+    check_files(disk.reader.clone());
+    let e = open(&dir.join("child.vhd"), &[]).err().unwrap();
+    assert_eq!(
+        e.to_string(),
+        "child.vhd is a differencing VHD: what it did not change comes from its parent base.vhd, which was not selected; select it together with child.vhd"
+    );
+}
+
+/// The primary grain directory zeroed: the redundant copy is used, and said.
+#[test]
+fn vmdk_damaged_primary_grain_directory_falls_back_to_the_redundant_one() {
+    if !have("qemu-img") || !have("sgdisk") {
+        eprintln!("qemu-img or sgdisk missing: skipping");
+        return;
+    }
+    let dir = scratch_dir("vmdk-rgd");
+    qemu(&["qemu-img", "convert", "-f", "raw", "-O", "vmdk", base().raw.to_str().unwrap(), "good.vmdk"], &dir);
+    let mut b = std::fs::read(dir.join("good.vmdk")).unwrap();
+    let le64 = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap()) as usize;
+    let (rgd, gd) = (le64(0x30) * 512, le64(0x38) * 512);
+    assert!(rgd != 0 && gd != 0);
+    // Zero the primary GD, and point a second entry outside the file.
+    b[gd..gd + 8].fill(0);
+    std::fs::write(dir.join("damaged.vmdk"), &b).unwrap();
+    let disk = open(&dir.join("damaged.vmdk"), &[]).unwrap();
+    assert!(disk.notes.iter().any(|n| n.contains("disagree")), "{:?}", disk.notes);
+    let good = open(&dir.join("good.vmdk"), &[]).unwrap();
+    assert_eq!(sha_of(&*disk.reader), sha_of(&*good.reader));
+    b[gd..gd + 4].copy_from_slice(&0x7fff_fff0u32.to_le_bytes());
+    std::fs::write(dir.join("damaged.vmdk"), &b).unwrap();
+    let disk = open(&dir.join("damaged.vmdk"), &[]).unwrap();
+    assert!(disk.notes.iter().any(|n| n.contains("1 grain table(s) of the primary grain directory point past the end of the file; the redundant copies are used")), "{:?}", disk.notes);
+    assert_eq!(sha_of(&*disk.reader), sha_of(&*good.reader));
+}
+
+fn corpus() -> Option<PathBuf> {
+    let dir = PathBuf::from(std::env::var_os("SALVAGE_CORPUS")?);
+    assert!(dir.is_dir(), "SALVAGE_CORPUS={} is not a directory", dir.display());
+    Some(dir)
+}
+
+/// Decompresses a corpus file (`.bz2`, `.xz`) into a temp dir.
+fn unpack(src: &Path) -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    let dir = DIR.get_or_init(|| scratch("vmdkvhd-corpus"));
+    let name = src.file_name().unwrap().to_string_lossy();
+    let (stem, prog) = match name.rsplit_once('.') {
+        Some((stem, "bz2")) => (stem.to_string(), "bzip2"),
+        Some((stem, "xz")) => (stem.to_string(), "xz"),
+        _ => panic!("{name}: not compressed"),
+    };
+    let dst = dir.join(stem);
+    let out = std::fs::File::create(&dst).unwrap();
+    let status = Command::new(prog).arg("-dc").arg(src).stdout(out).status().unwrap();
+    assert!(status.success());
+    dst
+}
+
+fn read_at(disk: &Disk, at: u64, len: usize) -> Vec<u8> {
+    let mut b = vec![0u8; len];
+    disk.reader.read_exact_at(at, &mut b).unwrap_or_else(|e| panic!("{len} bytes at {at}: {e}"));
+    b
+}
+
+#[test]
+fn corpus_qemu_sample_images() {
+    let Some(c) = corpus() else {
+        eprintln!("SALVAGE_CORPUS not set: skipping");
+        return;
+    };
+    let q = c.join("qemu-iotests");
+    // streamOptimized v3: 100 sectors of a pattern, zeros elsewhere.
+    let disk = open(&unpack(&q.join("iotest-version3.vmdk.bz2")), &[]).unwrap();
+    assert_eq!((disk.format.as_str(), disk.reader.size()), ("VMDK streamOptimized", 16 << 30));
+    let head = read_at(&disk, 0, 66 << 20);
+    let mut want = vec![0u8; 66 << 20];
+    for i in 0..100usize {
+        want[i * 655_360 + i * 512..][..512].fill(0x30 + (i % 10) as u8);
+    }
+    assert!(head == want, "the first 66 MiB of iotest-version3.vmdk");
+    for at in [1u64 << 30, 8 << 30, (16 << 30) - 4096] {
+        assert!(read_at(&disk, at, 4096).iter().all(|b| *b == 0));
+    }
+    // Virtual PC sizes by geometry, Hyper-V by current size.
+    for (name, size) in [("virtualpc-dynamic.vhd", 136_363_130_880u64), ("hyperv2012r2-dynamic.vhd", 136_365_211_648)] {
+        let disk = open(&unpack(&q.join(format!("{name}.bz2"))), &[]).unwrap();
+        assert_eq!((disk.format.as_str(), disk.reader.size()), ("VHD dynamic", size), "{name}");
+        for at in [0, size / 2, size - 65536] {
+            assert!(read_at(&disk, at, 65536).iter().all(|b| *b == 0), "{name} at {at}");
+        }
+    }
+    let disk = open(&unpack(&q.join("d2v-zerofilled.vhd.bz2")), &[]).unwrap();
+    assert!(sha_of(&*disk.reader) == <[u8; 32]>::from(Sha256::digest(vec![0u8; disk.reader.size() as usize])));
+    // Fuzzed images are refused with a sentence.
+    for name in ["afl9.vmdk", "afl5.img"] {
+        let e = open(&unpack(&q.join(format!("{name}.bz2"))), &[]).err().unwrap_or_else(|| panic!("{name} opened"));
+        assert!(e.to_string().starts_with(name) || e.to_string().contains("VHD"), "{name}: {e}");
+        eprintln!("{name}: {e}");
+    }
+    // Formats only named.
+    for (name, what) in [
+        ("parallels-v1", "a Parallels disk image"),
+        ("parallels-v2", "a Parallels disk image"),
+        ("parallels-with-bitmap", "a Parallels disk image"),
+        ("empty.bochs", "a Bochs disk image"),
+        ("simple-pattern.cloop", "a cloop compressed image"),
+        ("simple-dmg.dmg", "an Apple disk image (DMG)"),
+    ] {
+        let e = open(&unpack(&q.join(format!("{name}.bz2"))), &[]).err().unwrap_or_else(|| panic!("{name} opened"));
+        assert!(e.to_string().starts_with(&format!("{name}: this is {what}")), "{e}");
+    }
+}
+
+#[test]
+fn corpus_dfvfs_vmdk_and_vhd() {
+    let Some(c) = corpus() else {
+        eprintln!("SALVAGE_CORPUS not set: skipping");
+        return;
+    };
+    let d = c.join("dfvfs");
+    let mut contents = Vec::new();
+    for (name, format) in [("ext2.vmdk", "VMDK monolithicSparse"), ("ext2.vhd", "VHD dynamic")] {
+        let path = unpack(&d.join(format!("{name}.xz")));
+        let disk = open(&path, &[]).unwrap();
+        assert_eq!(disk.format, format);
+        let raw = qemu_raw(&path, if name.ends_with("vmdk") { "vmdk" } else { "vpc" }, path.parent().unwrap());
+        assert_eq!(disk.reader.size(), raw.len() as u64);
+        assert!(sha_of(&*disk.reader) == <[u8; 32]>::from(Sha256::digest(&raw)), "{name}");
+        let stats = Rc::new(IoStats::default());
+        let img = Image::open(source(&path, &stats), Vec::new(), stats).unwrap();
+        let fs = img.filesystem(1).unwrap();
+        let ino = fs.resolve(b"/passwords.txt").unwrap();
+        let mut buf = vec![0u8; 116];
+        assert_eq!(fs.read_at(ino, 0, &mut buf).unwrap(), 116);
+        contents.push(buf);
+    }
+    assert_eq!(contents[0], contents[1]);
+    // The differencing disk with its parent, picked parent first.
+    let parent = unpack(&d.join("image.vhd.xz"));
+    let child = unpack(&d.join("image-differential.vhd.xz"));
+    let stats = Rc::new(IoStats::default());
+    let img = Image::open(source(&parent, &stats), vec![source(&child, &stats)], stats).unwrap();
+    let info = img.info();
+    assert_eq!((info.image.format.as_str(), info.image.parts.clone()), ("VHD differencing", vec!["image-differential.vhd".to_string(), "image.vhd".into()]));
+    assert_eq!(img.volumes()[0].fs, Some("ext2"));
+    let fs = img.filesystem(1).unwrap();
+    assert!(!img.list(&*fs, b"/").unwrap().is_empty());
+    // Its parent missing is named.
+    let e = open(&unpack(&d.join("fat-differential.vhd.xz")), &[]).err().unwrap();
+    assert!(e.to_string().contains("its parent fat-parent.vhd, which was not selected"), "{e}");
+}

@@ -50,9 +50,9 @@ pub fn human_size(bytes: u64) -> String {
     #[allow(clippy::cast_precision_loss)] // one decimal shown
     let mut v = bytes as f64;
     let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
+    while v >= 1024.0 && u < UNITS.len().saturating_sub(1) {
         v /= 1024.0;
-        u += 1;
+        u = u.saturating_add(1);
     }
     if u == 0 { format!("{bytes} B") } else { format!("{v:.1} {}", UNITS[u]) }
 }

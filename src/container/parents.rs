@@ -52,7 +52,7 @@ pub fn choose_top(main: Source, mut others: Vec<Source>) -> (Source, Vec<Source>
     if others.is_empty() {
         return (main, others);
     }
-    let mut all = Vec::with_capacity(others.len() + 1);
+    let mut all = Vec::with_capacity(others.len().saturating_add(1));
     all.push(main);
     all.append(&mut others);
     let mut named = vec![false; all.len()];

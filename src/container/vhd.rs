@@ -56,19 +56,22 @@ impl DiskType {
     }
 }
 
+#[allow(clippy::arithmetic_side_effects)] // offsets are constants inside a fixed-size structure
 fn be16(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
 }
+#[allow(clippy::arithmetic_side_effects)] // offsets are constants inside a fixed-size structure
 fn be32(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
+#[allow(clippy::arithmetic_side_effects)] // offsets are constants inside a fixed-size structure
 fn be64(b: &[u8], at: usize) -> u64 {
     (u64::from(be32(b, at)) << 32) | u64::from(be32(b, at + 4))
 }
 
 /// Ones' complement of the byte sum, with the checksum field counted as zero.
 fn checksum(b: &[u8], field: usize) -> u32 {
-    let sum = b.iter().enumerate().filter(|(i, _)| !(field..field + 4).contains(i)).fold(0u32, |s, (_, v)| s.wrapping_add(u32::from(*v)));
+    let sum = b.iter().enumerate().filter(|(i, _)| !(field..field.saturating_add(4)).contains(i)).fold(0u32, |s, (_, v)| s.wrapping_add(u32::from(*v)));
     !sum
 }
 
@@ -121,12 +124,13 @@ impl VhdFooter {
 
     /// The virtual size, by the rule in the module doc.
     pub fn virtual_bytes(&self) -> u64 {
-        let chs = u64::from(self.cylinders) * u64::from(self.heads) * u64::from(self.sectors_per_track);
+        // At most 65535 × 255 × 255 sectors: no overflow.
+        let chs = u64::from(self.cylinders).saturating_mul(u64::from(self.heads)).saturating_mul(u64::from(self.sectors_per_track));
         if self.sized_by_geometry() && chs != MAX_GEOMETRY_SECTORS {
-            chs * SECTOR
+            chs.saturating_mul(SECTOR)
         } else {
             // Whole sectors, as every reader addresses the disk in sectors.
-            self.current_size / SECTOR * SECTOR
+            self.current_size.saturating_sub(self.current_size.checked_rem(SECTOR).unwrap_or(0))
         }
     }
 }
@@ -137,7 +141,7 @@ impl VhdFooter {
 fn read_footer(file: &dyn ReadAt, notes: &mut Vec<String>) -> Result<(VhdFooter, u64)> {
     let size = file.size();
     for at in [size.checked_sub(512), size.checked_sub(511), Some(0)].into_iter().flatten() {
-        let len = usize::try_from((size - at).min(512)).unwrap_or(0);
+        let len = usize::try_from(size.saturating_sub(at).min(512)).unwrap_or(0);
         let Ok(b) = read_vec(file, at, len) else { continue };
         match VhdFooter::from_bytes(&b) {
             Ok(f) => {
@@ -193,8 +197,7 @@ impl DynamicHeader {
         let mut parent_unique_id = [0u8; 16];
         parent_unique_id.copy_from_slice(&b[0x28..0x38]);
         let mut parent_names = vec![utf16(&b[0x40..0x240], true)];
-        for i in 0..8 {
-            let e = &b[0x240 + i * 24..0x240 + (i + 1) * 24];
+        for e in b[0x240..0x300].chunks_exact(24) {
             let code = &e[0..4];
             let len = u64::from(be32(e, 8)).min(4096);
             let offset = be64(e, 16);
@@ -290,7 +293,7 @@ fn open_one(main: &Source, others: &[Source], depth: usize, used: &mut Vec<Strin
     let mut raw = alloc_bytes(bat_bytes, MAX_BAT_BYTES, &format!("{}: the VHD block table", main.name))?;
     file.read_exact_at(h.table_offset, &mut raw)?;
     let bat: Vec<u32> = raw.chunks_exact(4).map(|c| be32(c, 0)).collect();
-    let covered = bat_bytes / 4 * block_bytes;
+    let covered = u64::from(h.max_table_entries).saturating_mul(block_bytes);
     if covered < size {
         notes.push(format!(
             "{}: the block table covers {covered} bytes of the {size}-byte disk; the rest reads as zeros",
@@ -328,7 +331,7 @@ fn open_parent(main: &Source, h: &DynamicHeader, others: &[Source], depth: usize
             ));
         }
     }
-    let disk = open_one(parent, others, depth + 1, used, notes).map_err(|e| e.context(format!("opening the parent {}", parent.name)))?;
+    let disk = open_one(parent, others, depth.saturating_add(1), used, notes).map_err(|e| e.context(format!("opening the parent {}", parent.name)))?;
     Ok(Rc::new(disk))
 }
 
@@ -357,6 +360,9 @@ impl VhdDisk {
     }
 
     /// Reads `buf` from block `index` at `within`, sector by sector runs of the bitmap.
+    // No overflow: a block starts below 2^41 (32-bit sector number), its bitmap
+    // is at most 64 KiB, and `within + buf.len()` stays inside the block (≤ 256 MiB).
+    #[allow(clippy::arithmetic_side_effects)]
     fn read_block(&self, index: usize, within: u64, pos: u64, buf: &mut [u8]) -> Result<()> {
         let entry = self.bat.get(index).copied().unwrap_or(NO_BLOCK);
         if entry == NO_BLOCK {
@@ -401,6 +407,8 @@ impl ReadAt for VhdDisk {
         self.size
     }
 
+    // No overflow: check_range bounds `offset + buf.len()` by the size.
+    #[allow(clippy::arithmetic_side_effects)]
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
         check_range(offset, buf.len(), self.size)?;
         if self.kind == DiskType::Fixed {

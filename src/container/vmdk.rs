@@ -241,7 +241,7 @@ fn open_parent(
         ))
     })?;
     used.push(parent.name.clone());
-    let opened = open_chain(parent, others, depth + 1, used).map_err(|e| e.context(format!("opening the parent {}", parent.name)))?;
+    let opened = open_chain(parent, others, depth.saturating_add(1), used).map_err(|e| e.context(format!("opening the parent {}", parent.name)))?;
     if let (Some(want), Ok(Some(got))) = (parent_cid, probe(parent).map(|k| read_descriptor(parent, k)).unwrap_or(Ok(None)).map(|d| d.and_then(|d| d.cid))) {
         if want != got {
             notes.push(format!(
@@ -301,6 +301,9 @@ impl ReadAt for VmdkDisk {
         self.size
     }
 
+    // No overflow: check_range bounds `offset + buf.len()` by the size, and
+    // each piece stays inside its extent and `buf`.
+    #[allow(clippy::arithmetic_side_effects)]
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
         check_range(offset, buf.len(), self.size)?;
         let mut done = 0usize;

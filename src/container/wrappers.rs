@@ -43,7 +43,7 @@ pub fn identify(source: &Source) -> Option<Wrapper> {
     let r = &*source.reader;
     let size = r.size();
     let head = read_vec(r, 0, usize::try_from(size.min(512)).unwrap_or(0)).ok()?;
-    let at = |offset: usize, magic: &[u8]| head.get(offset..offset + magic.len()) == Some(magic);
+    let at = |offset: usize, magic: &[u8]| head.get(offset..offset.saturating_add(magic.len())) == Some(magic);
     if at(0, &[0x1f, 0x8b, 0x08]) {
         return packed("a gzip-compressed file");
     }
@@ -95,7 +95,7 @@ pub fn identify(source: &Source) -> Option<Wrapper> {
     if at(0, b"LVF\x09\x0d\x0a\xff\x00") {
         return image("an EnCase logical evidence file (L01)");
     }
-    if size >= 512 && read_vec(r, size - 512, 4).is_ok_and(|t| t == b"koly") {
+    if size >= 512 && read_vec(r, size.saturating_sub(512), 4).is_ok_and(|t| t == b"koly") {
         return image("an Apple disk image (DMG)");
     }
     None

@@ -90,7 +90,7 @@ impl Descriptor {
                     return Err(Error::corrupt(format!("the VMDK descriptor lists more than {MAX_EXTENTS} extents")));
                 }
                 let e = parse_extent(line)
-                    .ok_or_else(|| Error::corrupt(format!("line {} of the VMDK descriptor is not an extent line Salvage understands: {line:?}", number + 1)))?;
+                    .ok_or_else(|| Error::corrupt(format!("line {} of the VMDK descriptor is not an extent line Salvage understands: {line:?}", number.saturating_add(1))))?;
                 d.extents.push(e);
                 continue;
             }
@@ -128,8 +128,8 @@ fn parse_extent(line: &str) -> Option<ExtentLine> {
     };
     let rest = rest.trim();
     let (file_name, rest) = if let Some(quoted) = rest.strip_prefix('"') {
-        let close = quoted.find('"')?;
-        (Some(quoted[..close].to_string()), quoted[close + 1..].trim())
+        let (name, after) = quoted.split_once('"')?;
+        (Some(name.to_string()), after.trim())
     } else {
         (None, rest)
     };

@@ -50,9 +50,11 @@ pub struct SparseHeader {
     pub compress_algorithm: u16,
 }
 
+#[allow(clippy::arithmetic_side_effects)] // offsets are constants inside a fixed-size structure
 fn le32(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
+#[allow(clippy::arithmetic_side_effects)] // offsets are constants inside a fixed-size structure
 fn le64(b: &[u8], at: usize) -> u64 {
     u64::from(le32(b, at)) | (u64::from(le32(b, at + 4)) << 32)
 }
@@ -217,7 +219,7 @@ impl SparseExtent {
         if !gd.is_empty() && !rgd.is_empty() && gd.iter().zip(&rgd).any(|(a, b)| (*a == 0) != (*b == 0)) {
             notes.push(format!("{name}: the primary and redundant grain directories disagree; the primary is used where it is readable"));
         }
-        let slots = usize::try_from((GRAIN_CACHE_BYTES / grain_bytes).max(2)).unwrap_or(2);
+        let slots = usize::try_from(GRAIN_CACHE_BYTES.checked_div(grain_bytes).unwrap_or(0).max(2)).unwrap_or(2);
         Ok(SparseExtent {
             file,
             grain_bytes,
@@ -243,12 +245,12 @@ impl SparseExtent {
     /// Looks grain `index` up in one directory; `None` when that directory
     /// can't answer (missing, out of range, damaged).
     fn lookup_in(&self, gd: &[u32], index: u64) -> Option<Result<Grain>> {
-        let gd_index = usize::try_from(index / self.gtes_per_gt).ok()?;
+        let gd_index = usize::try_from(index.checked_div(self.gtes_per_gt)?).ok()?;
         let gt_sector = u64::from(*gd.get(gd_index)?);
         if gt_sector == 0 {
             return Some(Ok(Grain::Unallocated));
         }
-        let gte_at = gt_sector.checked_mul(SECTOR)?.checked_add((index % self.gtes_per_gt) * 4)?;
+        let gte_at = gt_sector.checked_mul(SECTOR)?.checked_add(index.checked_rem(self.gtes_per_gt)?.checked_mul(4)?)?;
         let mut b = [0u8; 4];
         if let Err(e) = self.file.read_exact_at(gte_at, &mut b) {
             return Some(Err(e));
@@ -279,7 +281,8 @@ impl SparseExtent {
             _ => {}
         }
         match (primary, self.lookup_in(&self.rgd, index)) {
-            (_, Some(Ok(g))) if g != Grain::Unallocated => Ok(g),
+            // The primary failed or said unallocated: the copy's answer stands.
+            (_, Some(Ok(g))) => Ok(g),
             (Some(p), _) => p,
             (None, Some(r)) => r,
             (None, None) => Err(Error::corrupt(format!(
@@ -295,12 +298,12 @@ impl SparseExtent {
                 buf.fill(0);
                 Ok(())
             }
-            Grain::Data(at) => self.file.read_exact_at(at + within, buf),
+            Grain::Data(at) => self.file.read_exact_at(at.checked_add(within).ok_or_else(|| Error::corrupt("grain offset overflows"))?, buf),
             Grain::Compressed(at) => {
                 let mut cache = self.cache.borrow_mut();
                 let data = cache.get_or_load(at, || self.inflate(index, at))?;
                 let start = usize::try_from(within).map_err(|_| Error::io("grain offset too large"))?;
-                let piece = data.get(start..start + buf.len()).ok_or_else(|| {
+                let piece = data.get(start..start.saturating_add(buf.len())).ok_or_else(|| {
                     Error::corrupt(format!("compressed grain {index} holds only {} bytes", data.len())).at_offset(at)
                 })?;
                 buf.copy_from_slice(piece);
@@ -320,7 +323,7 @@ impl SparseExtent {
             if lba != expected {
                 return Err(Error::corrupt(format!("the marker of grain {index} says sector {lba}, not {expected}")).at_offset(at));
             }
-            (at + 12, size)
+            (at.saturating_add(12), size)
         } else {
             // No marker: the stream ends by itself; it can't be much larger than the grain.
             (at, self.grain_bytes.saturating_mul(2).saturating_add(1024))
@@ -362,7 +365,7 @@ impl GrainCache {
     }
 
     fn get_or_load(&mut self, key: u64, load: impl FnOnce() -> Result<Vec<u8>>) -> Result<&[u8]> {
-        self.tick += 1;
+        self.tick = self.tick.wrapping_add(1);
         let i = match self.entries.iter().position(|e| e.0 == key) {
             Some(i) => i,
             None => {
@@ -373,7 +376,7 @@ impl GrainCache {
                     }
                 }
                 self.entries.push((key, 0, data));
-                self.entries.len() - 1
+                self.entries.len().saturating_sub(1)
             }
         };
         self.entries[i].1 = self.tick;
