@@ -25,7 +25,8 @@ usage:
   salvage export IMAGE [--with FILE]... [--volume N] PATH... -o OUT.zip
 
 IMAGE is the disk image; --with adds the other files of the same image
-(split pieces). --volume N is the 1-based index shown by `info`.
+(split pieces, VMDK extents, parent disks; any order).
+--volume N is the 1-based index shown by `info`.
 `stat` prints everything about one inode: type, mode, owners, size,
 links, times with nanoseconds, device numbers, flags, extended
 attributes (text when printable, else hex) and problems.

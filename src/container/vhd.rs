@@ -444,3 +444,87 @@ pub fn fuzz(data: &[u8]) {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
+mod tests {
+    use super::*;
+    use crate::read_at::MemReader;
+
+    /// A footer with the given creator, size, geometry and type, checksummed.
+    fn footer(creator: &[u8; 4], current_size: u64, chs: (u16, u8, u8), disk_type: u32, data_offset: u64) -> Vec<u8> {
+        let mut b = vec![0u8; 512];
+        b[0..8].copy_from_slice(FOOTER_COOKIE);
+        b[0x10..0x18].copy_from_slice(&data_offset.to_be_bytes());
+        b[0x1c..0x20].copy_from_slice(creator);
+        b[0x30..0x38].copy_from_slice(&current_size.to_be_bytes());
+        b[0x38..0x3a].copy_from_slice(&chs.0.to_be_bytes());
+        b[0x3a] = chs.1;
+        b[0x3b] = chs.2;
+        b[0x3c..0x40].copy_from_slice(&disk_type.to_be_bytes());
+        let sum = checksum(&b, 0x40);
+        b[0x40..0x44].copy_from_slice(&sum.to_be_bytes());
+        b
+    }
+
+    fn src(data: Vec<u8>) -> Source {
+        Source { name: "t.vhd".into(), reader: Rc::new(MemReader::new(data)) }
+    }
+
+    #[test]
+    fn size_follows_the_creator() {
+        let f = VhdFooter::from_bytes(&footer(b"vpc ", 10 << 20, (20, 16, 63), 2, u64::MAX)).unwrap();
+        assert!(f.checksum_ok);
+        assert_eq!(f.virtual_bytes(), 20 * 16 * 63 * 512);
+        let f = VhdFooter::from_bytes(&footer(b"win ", 10 << 20, (20, 16, 63), 2, u64::MAX)).unwrap();
+        assert_eq!(f.virtual_bytes(), 10 << 20);
+        // The largest geometry means "bigger than CHS can say".
+        let f = VhdFooter::from_bytes(&footer(b"vpc ", 200 << 30, (65535, 16, 255), 2, u64::MAX)).unwrap();
+        assert_eq!(f.virtual_bytes(), 200 << 30);
+    }
+
+    #[test]
+    fn a_fixed_disk_is_its_data() {
+        let mut data: Vec<u8> = (0..4096u32).map(|i| i as u8).collect();
+        data.extend(footer(b"qem2", 4096, (1, 1, 1), 2, u64::MAX));
+        let disk = open(src(data.clone()), Vec::new()).unwrap();
+        assert_eq!(disk.format, "VHD fixed");
+        let mut b = vec![0u8; 4096];
+        disk.reader.read_exact_at(0, &mut b).unwrap();
+        assert_eq!(b, data[..4096]);
+        assert!(disk.reader.read_exact_at(4000, &mut [0u8; 200]).is_err());
+    }
+
+    #[test]
+    fn refuses_a_block_table_larger_than_the_file() {
+        let mut data = footer(b"qem2", 1 << 30, (1, 1, 1), 3, 512);
+        let mut h = vec![0u8; 1024];
+        h[0..8].copy_from_slice(HEADER_COOKIE);
+        h[0x10..0x18].copy_from_slice(&1536u64.to_be_bytes());
+        h[0x1c..0x20].copy_from_slice(&0x4000_0000u32.to_be_bytes());
+        h[0x20..0x24].copy_from_slice(&(2u32 << 20).to_be_bytes());
+        data.extend(h);
+        data.extend(footer(b"qem2", 1 << 30, (1, 1, 1), 3, 512));
+        let e = open(src(data), Vec::new()).err().unwrap();
+        assert_eq!(e.to_string(), "t.vhd: the VHD block table (1073741824 entries at byte 0x600) does not fit in the 2048-byte file");
+    }
+
+    #[test]
+    fn a_damaged_end_footer_falls_back_to_the_copy_at_the_start() {
+        let mut data = footer(b"qem2", 2 << 20, (1, 1, 1), 3, 512);
+        let mut h = vec![0u8; 1024];
+        h[0..8].copy_from_slice(HEADER_COOKIE);
+        h[0x10..0x18].copy_from_slice(&1536u64.to_be_bytes());
+        h[0x1c..0x20].copy_from_slice(&1u32.to_be_bytes());
+        h[0x20..0x24].copy_from_slice(&(2u32 << 20).to_be_bytes());
+        data.extend(h);
+        data.extend([0xff; 512]); // BAT: one unallocated block, padded
+        data.extend([0u8; 512]); // the end footer, wiped
+        let disk = open(src(data), Vec::new()).unwrap();
+        assert_eq!((disk.format.as_str(), disk.reader.size()), ("VHD dynamic", 2 << 20));
+        assert!(disk.notes.iter().any(|n| n.contains("the copy at the start is used")), "{:?}", disk.notes);
+        let mut b = vec![1u8; 4096];
+        disk.reader.read_exact_at(1 << 20, &mut b).unwrap();
+        assert!(b.iter().all(|x| *x == 0));
+    }
+}

@@ -383,3 +383,65 @@ impl GrainCache {
         Ok(&self.entries[i].2)
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
+mod tests {
+    use super::*;
+    use crate::read_at::MemReader;
+    use std::rc::Rc;
+
+    /// A header: capacity and grain in sectors, GD at sector 1, GT at sector 2.
+    fn image(capacity: u64, grain: u64, gtes: u32, gd: u64, flags: u32) -> Vec<u8> {
+        let mut b = vec![0u8; 4096];
+        b[0..4].copy_from_slice(MAGIC);
+        b[4..8].copy_from_slice(&1u32.to_le_bytes());
+        b[8..12].copy_from_slice(&flags.to_le_bytes());
+        b[0x0c..0x14].copy_from_slice(&capacity.to_le_bytes());
+        b[0x14..0x1c].copy_from_slice(&grain.to_le_bytes());
+        b[0x2c..0x30].copy_from_slice(&gtes.to_le_bytes());
+        b[0x38..0x40].copy_from_slice(&gd.to_le_bytes());
+        b
+    }
+
+    fn open_bytes(b: Vec<u8>) -> Result<SparseExtent> {
+        SparseExtent::open(Rc::new(MemReader::new(b)), "t.vmdk")
+    }
+
+    #[test]
+    fn refuses_absurd_geometry() {
+        let e = open_bytes(image(1 << 20, 0, 512, 1, 0)).err().unwrap();
+        assert_eq!(e.to_string(), "t.vmdk: grain size of 0 sectors is not between 1 sector and 16 MiB");
+        let e = open_bytes(image(1 << 20, 128, 0, 1, 0)).err().unwrap();
+        assert_eq!(e.to_string(), "t.vmdk: 0 entries per grain table is absurd (512 is usual)");
+        // 2^40 sectors in 64 KiB grains: a 64 MiB grain directory in a 4 KiB file.
+        let e = open_bytes(image(1 << 40, 128, 512, 1, 0)).err().unwrap();
+        assert_eq!(e.to_string(), "t.vmdk: the primary grain directory (16777216 entries at sector 1) does not fit in the 4096-byte file");
+    }
+
+    #[test]
+    fn reads_data_zero_and_unallocated_grains() {
+        // 4 grains of 1 sector; GD at sector 1 → GT at sector 2: [3, 1, 0, 5].
+        let mut b = image(4, 1, 4, 1, 0);
+        b[512..516].copy_from_slice(&2u32.to_le_bytes());
+        for (i, v) in [3u32, 1, 0, 5].iter().enumerate() {
+            b[1024 + i * 4..1024 + i * 4 + 4].copy_from_slice(&v.to_le_bytes());
+        }
+        b[1536..2048].fill(0xaa);
+        b[2560..3072].fill(0xbb);
+        let e = open_bytes(b).unwrap();
+        assert_eq!([e.lookup(0).unwrap(), e.lookup(1).unwrap(), e.lookup(2).unwrap()], [Grain::Data(1536), Grain::Zero, Grain::Unallocated]);
+        let mut buf = [0u8; 16];
+        e.read_grain(3, e.lookup(3).unwrap(), 100, &mut buf).unwrap();
+        assert_eq!(buf, [0xbb; 16]);
+    }
+
+    #[test]
+    fn a_grain_past_the_end_is_an_error_not_zeros() {
+        let mut b = image(4, 1, 4, 1, 0);
+        b[512..516].copy_from_slice(&2u32.to_le_bytes());
+        b[1024..1028].copy_from_slice(&1000u32.to_le_bytes());
+        let e = open_bytes(b).unwrap();
+        assert!(e.lookup(0).is_err());
+    }
+}
