@@ -68,11 +68,11 @@ async function openAndDownload(paths, { format, opened }, shot) {
     assert.match(status, opened, status);
     const summary = await page.textContent('#summary');
     assert.ok(summary.includes(format), `summary names ${format}: ${summary}`);
+    if (shot) console.log('screenshot:', await screenshot(page, shot));
     await openVolume(page, 'ext4');
     await enter(page, 'docs');
     const got = await download(page, 'report.bin');
     assert.equal(sha256(got.bytes), sha256(readFileSync(join(work.tree, 'docs', 'report.bin'))));
-    if (shot) console.log('screenshot:', await screenshot(page, shot));
     assert.deepEqual(errors, []);
   } finally {
     await context.close();
