@@ -361,3 +361,42 @@ pub fn fuzz(data: &[u8]) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::read_at::MemReader;
+
+    fn src(name: &str, data: Vec<u8>) -> Source {
+        Source { name: name.into(), reader: Rc::new(MemReader::new(data)) }
+    }
+
+    #[test]
+    fn an_esx_descriptor_joins_flat_and_zero_extents() {
+        let text = b"# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType=\"vmfs\"\n\nRW 2 VMFS \"esx-flat.vmdk\"\nRDONLY 1 ZERO\nRW 1 FLAT \"esx-flat.vmdk\" 1\n";
+        let flat: Vec<u8> = (0..1024u32).map(|i| (i % 251) as u8).collect();
+        let disk = open(src("esx.vmdk", text.to_vec()), vec![src("esx-flat.vmdk", flat.clone())]).unwrap();
+        assert_eq!((disk.format.as_str(), disk.reader.size()), ("VMDK vmfs", 2048));
+        assert_eq!(disk.parts, ["esx.vmdk", "esx-flat.vmdk"]);
+        let mut b = vec![0u8; 2048];
+        disk.reader.read_exact_at(0, &mut b).unwrap();
+        assert_eq!(b[..1024], flat[..]);
+        assert!(b[1024..1536].iter().all(|x| *x == 0));
+        assert_eq!(b[1536..], flat[512..]);
+    }
+
+    #[test]
+    fn a_short_flat_extent_is_reported_and_not_read_as_zeros() {
+        let text = b"# Disk DescriptorFile\ncreateType=\"monolithicFlat\"\nRW 4 FLAT \"d-flat.vmdk\" 0\n";
+        let disk = open(src("d.vmdk", text.to_vec()), vec![src("d-flat.vmdk", vec![7; 1024])]).unwrap();
+        assert_eq!(disk.notes, ["d-flat.vmdk holds 1024 bytes from byte 0, but the descriptor says 2048: the rest of that extent can't be read"]);
+        assert!(disk.reader.read_exact_at(1000, &mut [0u8; 100]).is_err());
+    }
+
+    #[test]
+    fn unsupported_extents_are_named() {
+        let text = b"# Disk DescriptorFile\ncreateType=\"vmfsSparse\"\nRW 4 VMFSSPARSE \"d-delta.vmdk\"\n";
+        let e = open(src("d.vmdk", text.to_vec()), vec![src("d-delta.vmdk", vec![0; 512])]).err().unwrap();
+        assert_eq!(e.to_string(), "d.vmdk: VMFSSPARSE extents (ESX sparse or raw device mappings) are not supported");
+    }
+}
