@@ -44,6 +44,24 @@ pub struct Disk {
     pub details: Vec<(String, String)>,
 }
 
+/// The fuzz targets' body: when `probe` claims `data`, opens it alone from
+/// memory and reads 4 KiB at the start, a third, the middle and the end.
+#[doc(hidden)]
+pub fn fuzz_open(name: &str, data: &[u8], probe: fn(&Source) -> bool, open: fn(Source, Vec<Source>) -> crate::Result<Disk>) {
+    let src = Source { name: name.into(), reader: std::rc::Rc::new(crate::read_at::MemReader::new(data.to_vec())) };
+    if !probe(&src) {
+        return;
+    }
+    if let Ok(disk) = open(src, Vec::new()) {
+        let size = disk.reader.size();
+        let mut buf = vec![0u8; 4096];
+        for at in [0, size / 3, size / 2, size.saturating_sub(4096)] {
+            let len = usize::try_from(size.saturating_sub(at).min(4096)).unwrap_or(0);
+            let _ = disk.reader.read_exact_at(at, &mut buf[..len]);
+        }
+    }
+}
+
 /// `1.5 GiB`, `512 B`: a size for people.
 pub fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];

@@ -13,6 +13,8 @@
 //! the front the one selected file that no other selected file names.
 
 use super::{vhd, vmdk, Source};
+use crate::error::Result;
+use crate::read_at::Reader;
 
 /// Most nested parents (differencing disk → parent → …) followed.
 pub const MAX_CHAIN_DEPTH: usize = 32;
@@ -73,6 +75,20 @@ pub fn choose_top(main: Source, mut others: Vec<Source>) -> (Source, Vec<Source>
     }
     let first = all.remove(0);
     (first, all)
+}
+
+/// Fills `buf` with what a child disk does not hold at `pos`: its parent's
+/// bytes, zeros past the parent's end (a parent may be smaller), or zeros
+/// when there is no parent.
+pub fn read_parent_or_zeros(parent: Option<&Reader>, pos: u64, buf: &mut [u8]) -> Result<()> {
+    buf.fill(0);
+    if let Some(p) = parent {
+        let n = usize::try_from(p.size().saturating_sub(pos)).unwrap_or(usize::MAX).min(buf.len());
+        if n > 0 {
+            p.read_exact_at(pos, &mut buf[..n]).map_err(|e| e.context("reading the parent disk"))?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -347,18 +347,6 @@ pub struct VhdDisk {
 }
 
 impl VhdDisk {
-    /// Sectors not in this disk: the parent's bytes, or zeros.
-    fn read_absent(&self, pos: u64, buf: &mut [u8]) -> Result<()> {
-        buf.fill(0);
-        if let Some(p) = &self.parent {
-            let n = usize::try_from(p.size().saturating_sub(pos)).unwrap_or(usize::MAX).min(buf.len());
-            if n > 0 {
-                p.read_exact_at(pos, &mut buf[..n]).map_err(|e| e.context("reading the parent disk"))?;
-            }
-        }
-        Ok(())
-    }
-
     /// Reads `buf` from block `index` at `within`, sector by sector runs of the bitmap.
     // No overflow: a block starts below 2^41 (32-bit sector number), its bitmap
     // is at most 64 KiB, and `within + buf.len()` stays inside the block (≤ 256 MiB).
@@ -366,7 +354,7 @@ impl VhdDisk {
     fn read_block(&self, index: usize, within: u64, pos: u64, buf: &mut [u8]) -> Result<()> {
         let entry = self.bat.get(index).copied().unwrap_or(NO_BLOCK);
         if entry == NO_BLOCK {
-            return self.read_absent(pos, buf);
+            return parents::read_parent_or_zeros(self.parent.as_ref(), pos, buf);
         }
         let block_at = u64::from(entry) * SECTOR;
         let data_at = block_at + self.bitmap_bytes;
@@ -394,7 +382,7 @@ impl VhdDisk {
             if here {
                 self.file.read_exact_at(data_at + at, piece)?;
             } else {
-                self.read_absent(pos + done as u64, piece)?;
+                parents::read_parent_or_zeros(self.parent.as_ref(), pos + done as u64, piece)?;
             }
             done += n;
         }
@@ -431,18 +419,7 @@ impl ReadAt for VhdDisk {
 /// Opens `data` as a VHD and reads a few ranges: for `cargo fuzz`.
 #[doc(hidden)]
 pub fn fuzz(data: &[u8]) {
-    let src = Source { name: "fuzz.vhd".into(), reader: Rc::new(crate::read_at::MemReader::new(data.to_vec())) };
-    if !probe(&src) {
-        return;
-    }
-    if let Ok(disk) = open(src, Vec::new()) {
-        let size = disk.reader.size();
-        let mut buf = vec![0u8; 4096];
-        for at in [0, size / 3, size / 2, size.saturating_sub(4096)] {
-            let len = usize::try_from(size.saturating_sub(at).min(4096)).unwrap_or(0);
-            let _ = disk.reader.read_exact_at(at, &mut buf[..len]);
-        }
-    }
+    super::fuzz_open("fuzz.vhd", data, probe, open);
 }
 
 #[cfg(test)]

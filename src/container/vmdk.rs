@@ -282,18 +282,6 @@ impl VmdkDisk {
         }
         Ok(VmdkDisk { extents, starts, size, parent })
     }
-
-    /// Fills `buf` with the parent's bytes at `pos`, zeros past its end.
-    fn read_parent(&self, pos: u64, buf: &mut [u8]) -> Result<()> {
-        buf.fill(0);
-        if let Some(p) = &self.parent {
-            let n = usize::try_from(p.size().saturating_sub(pos)).unwrap_or(usize::MAX).min(buf.len());
-            if n > 0 {
-                p.read_exact_at(pos, &mut buf[..n]).map_err(|e| e.context("reading the parent disk"))?;
-            }
-        }
-        Ok(())
-    }
 }
 
 impl ReadAt for VmdkDisk {
@@ -333,7 +321,7 @@ impl ReadAt for VmdkDisk {
                         piece.fill(0);
                     } else {
                         match s.lookup(index).map_err(|e| e.at_offset(pos))? {
-                            Grain::Unallocated => self.read_parent(pos, piece)?,
+                            Grain::Unallocated => parents::read_parent_or_zeros(self.parent.as_ref(), pos, piece)?,
                             g => s.read_grain(index, g, in_grain, piece).map_err(|e| e.at_offset(pos))?,
                         }
                     }
@@ -348,18 +336,7 @@ impl ReadAt for VmdkDisk {
 /// Opens `data` as a VMDK and reads a few ranges: for `cargo fuzz`.
 #[doc(hidden)]
 pub fn fuzz(data: &[u8]) {
-    let src = Source { name: "fuzz.vmdk".into(), reader: Rc::new(crate::read_at::MemReader::new(data.to_vec())) };
-    if probe(&src).is_none() {
-        return;
-    }
-    if let Ok(disk) = open(src, Vec::new()) {
-        let size = disk.reader.size();
-        let mut buf = vec![0u8; 4096];
-        for at in [0, size / 3, size / 2, size.saturating_sub(4096)] {
-            let len = usize::try_from(size.saturating_sub(at).min(4096)).unwrap_or(0);
-            let _ = disk.reader.read_exact_at(at, &mut buf[..len]);
-        }
-    }
+    super::fuzz_open("fuzz.vmdk", data, |s| probe(s).is_some(), open);
 }
 
 #[cfg(test)]
