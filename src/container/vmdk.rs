@@ -160,6 +160,11 @@ fn open_chain(main: &Source, others: &[Source], depth: usize, used: &mut Vec<Str
                 }
             },
         };
+        if let Some(f) = &file {
+            if !used.contains(&f.name) {
+                used.push(f.name.clone());
+            }
+        }
         let extent = match (line.kind, file) {
             (ExtentKind::Zero, _) => Extent::Zero,
             (ExtentKind::Unsupported, _) => {
@@ -189,12 +194,6 @@ fn open_chain(main: &Source, others: &[Source], depth: usize, used: &mut Vec<Str
                 Extent::Sparse(e)
             }
         };
-        if let Some(n) = &line.file_name {
-            let n = find_name(n, main, others);
-            if !used.contains(&n) {
-                used.push(n);
-            }
-        }
         extents.push((size, extent));
     }
     if !missing.is_empty() {
@@ -210,13 +209,6 @@ fn open_chain(main: &Source, others: &[Source], depth: usize, used: &mut Vec<Str
         Some(hint) => Some(open_parent(main, hint, d.parent_cid, others, depth, used, &mut notes)?),
     };
     Ok(Opened { disk: VmdkDisk::new(extents, parent)?, subformat, notes })
-}
-
-fn find_name(stored: &str, main: &Source, others: &[Source]) -> String {
-    if parents::base_name(stored) == main.name {
-        return main.name.clone();
-    }
-    parents::find(stored, others).map(|s| s.name.clone()).unwrap_or_else(|| main.name.clone())
 }
 
 fn open_parent(
