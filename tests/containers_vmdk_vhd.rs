@@ -496,3 +496,21 @@ fn corpus_dfvfs_vmdk_and_vhd() {
     let e = open(&unpack(&d.join("fat-differential.vhd.xz")), &[]).err().unwrap();
     assert!(e.to_string().contains("its parent fat-parent.vhd, which was not selected"), "{e}");
 }
+
+/// Every input saved under fuzz/regressions/container_{vmdk,vhd}/ goes
+/// through the fuzz entry points again: no panic, no hang.
+#[test]
+fn fuzz_regressions_do_not_panic() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
+    for (dir, run) in [("container_vmdk", salvage::container::vmdk::fuzz as fn(&[u8])), ("container_vhd", salvage::container::vhd::fuzz)] {
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else { continue };
+        for e in entries {
+            let path = e.unwrap().path();
+            if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+                continue;
+            }
+            eprintln!("{}", path.display());
+            run(&std::fs::read(&path).unwrap());
+        }
+    }
+}
