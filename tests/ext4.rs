@@ -117,7 +117,7 @@ fn info_reports_label_uuid_and_journal() {
     assert_eq!(info.label.as_deref(), Some("backup-disk"));
     assert_eq!(info.uuid.as_deref(), Some("0123abcd-4567-89ab-cdef-0123456789ab"));
     let get = |k: &str| info.details.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    assert_eq!(get("journal").as_deref(), Some("present (not replayed)"));
+    assert_eq!(get("journal").as_deref(), Some("clean"));
     assert_eq!(get("state").as_deref(), Some("clean"));
     assert!(get("features").unwrap().contains("has_journal"));
     assert!(get("inodes").is_some() && get("blocks").is_some() && get("free blocks").is_some());

@@ -18,7 +18,7 @@ use wasm_bindgen::prelude::*;
 use crate::container::Source;
 use crate::error::Error;
 use crate::fs::FileKind;
-use crate::image::Image;
+use crate::image::{Image, OpenOptions};
 use crate::path::{escape, unescape};
 use crate::read_at::{CacheConfig, ChunkCache, IoStats};
 
@@ -49,6 +49,12 @@ impl Session {
     /// Opens the image made of `files` (an array of `File`s: the image,
     /// plus split pieces selected with it). Must run in a worker.
     pub fn open(files: js_sys::Array) -> Result<Session, JsError> {
+        Self::open_with(files, true)
+    }
+
+    /// [`Session::open`], choosing whether ext3/ext4 journals that need
+    /// recovery are replayed in memory (`false` shows the pre-crash state).
+    pub fn open_with(files: js_sys::Array, replay_journal: bool) -> Result<Session, JsError> {
         let stats = Rc::new(IoStats::default());
         let mut sources = Vec::new();
         for f in files.iter() {
@@ -62,7 +68,7 @@ impl Session {
             return Err(JsError::new("no file was given"));
         }
         let main = sources.remove(0);
-        let image = Image::open(main, sources, stats).map_err(js_err)?;
+        let image = Image::open_with(main, sources, stats, OpenOptions { replay_journal }).map_err(js_err)?;
         Ok(Session { image })
     }
 
