@@ -275,7 +275,7 @@ fn open_one(main: &Source, others: &[Source], depth: usize, used: &mut Vec<Strin
         }
         return Ok(VhdDisk { file: Rc::new(Slice::new(file.clone(), 0, data_bytes)), kind: DiskType::Fixed, size, bat: Vec::new(), block_bytes: 0, bitmap_bytes: 0, parent: None });
     }
-    let h = DynamicHeader::read(&**file, footer.data_offset)?;
+    let h = DynamicHeader::read(&**file, footer.data_offset).map_err(|e| e.context(main.name.clone()))?;
     let block_bytes = u64::from(h.block_bytes);
     if !block_bytes.is_power_of_two() || !(SECTOR..=MAX_BLOCK_BYTES).contains(&block_bytes) {
         return Err(Error::corrupt(format!("{}: VHD block size {block_bytes} is not a power of two between 512 bytes and 256 MiB", main.name)));

@@ -171,7 +171,7 @@ impl SparseExtent {
         let markers = h.flags & FLAG_MARKERS != 0;
         // One GD entry per grain table's span of the capacity.
         let span = grain_bytes.saturating_mul(gtes_per_gt);
-        let capacity_bytes = h.capacity_sectors.checked_mul(SECTOR).ok_or_else(|| Error::corrupt(format!("{name}: capacity overflows")))?;
+        let capacity_bytes = h.capacity_sectors.checked_mul(SECTOR).ok_or_else(|| Error::corrupt(format!("{name}: a capacity of {} sectors is more than 2^64 bytes", h.capacity_sectors)))?;
         let num_gdes = capacity_bytes.div_ceil(span);
         let gd_bytes = num_gdes.saturating_mul(4);
         let load_gd = |offset_sectors: u64, which: &str| -> Result<Vec<u32>> {
