@@ -20,6 +20,7 @@
 
 pub mod descriptor;
 pub mod sparse;
+pub mod stream_scan;
 
 use std::rc::Rc;
 
@@ -140,7 +141,7 @@ fn open_chain(main: &Source, others: &[Source], depth: usize, used: &mut Vec<Str
         }
         notes.extend(extent.notes.iter().cloned());
         let size = extent.capacity_bytes();
-        return Ok(Opened { disk: VmdkDisk::new(vec![(size, Extent::Sparse(extent))], None)?, subformat, notes });
+        return Ok(Opened { disk: VmdkDisk::new(vec![(size, Extent::Sparse(Box::new(extent)))], None)?, subformat, notes });
     };
     let subformat = d.create_type.clone().unwrap_or_else(|| "unknown type".into());
     let mut extents = Vec::with_capacity(d.extents.len());
@@ -191,7 +192,7 @@ fn open_chain(main: &Source, others: &[Source], depth: usize, used: &mut Vec<Str
                     notes.push(format!("{}: the sparse extent holds {} bytes, the descriptor says {size}; the rest reads as zeros", f.name, e.capacity_bytes()));
                 }
                 notes.extend(e.notes.iter().cloned());
-                Extent::Sparse(e)
+                Extent::Sparse(Box::new(e))
             }
         };
         extents.push((size, extent));
@@ -248,7 +249,7 @@ fn open_parent(
 
 enum Extent {
     Flat { file: Reader, offset: u64 },
-    Sparse(SparseExtent),
+    Sparse(Box<SparseExtent>),
     Zero,
 }
 

@@ -13,6 +13,10 @@
 //! end: the header says `gdOffset = GD_AT_END` and the real header is the
 //! footer, 1024 bytes before the end of the file.
 //!
+//! When a stream-optimized extent's footer or grain directory is lost (a
+//! copy cut short), the grains are found by walking their markers instead
+//! ([`super::stream_scan`]).
+//!
 //! Every table position and size is checked against the file's real length
 //! before use; decompressed grains sit in a small LRU ([`GrainCache`]).
 
@@ -47,6 +51,7 @@ pub struct SparseHeader {
     pub num_gtes_per_gt: u32,
     pub rgd_offset_sectors: u64,
     pub gd_offset_sectors: u64,
+    pub overhead_sectors: u64,
     pub compress_algorithm: u16,
 }
 
@@ -75,6 +80,7 @@ impl SparseHeader {
             num_gtes_per_gt: le32(b, 0x2c),
             rgd_offset_sectors: le64(b, 0x30),
             gd_offset_sectors: le64(b, 0x38),
+            overhead_sectors: le64(b, 0x40),
             compress_algorithm: u16::from_le_bytes([b[0x4d], b[0x4e]]),
         })
     }
@@ -128,6 +134,8 @@ pub struct SparseExtent {
     /// Primary and redundant grain directories (GT sector numbers).
     gd: Vec<u32>,
     rgd: Vec<u32>,
+    /// When the directory was lost: grains found by walking the markers.
+    scanned: Option<ScannedMap>,
     compressed: bool,
     markers: bool,
     /// Sentences about damage found while opening.
@@ -141,17 +149,25 @@ impl SparseExtent {
         let file_bytes = file.size();
         let mut header = SparseHeader::read(&*file, 0)?;
         let mut notes = Vec::new();
+        // Why the grain directory can't be used, when the stream's markers may replace it.
+        let mut lost_gd = None;
         if header.gd_offset_sectors == GD_AT_END {
             // streamOptimized: the footer (a second header) sits before the end-of-stream marker.
-            let footer_at = file_bytes
-                .checked_sub(1024)
-                .ok_or_else(|| Error::corrupt(format!("{name}: the grain directory is at the end, but the file is too short for a footer")))?;
-            let footer = SparseHeader::read(&*file, footer_at)
-                .map_err(|e| e.context(format!("{name}: reading the footer (the header says the grain directory is at the end)")))?;
-            if footer.gd_offset_sectors == GD_AT_END {
-                return Err(Error::corrupt(format!("{name}: the footer does not say where the grain directory is")));
+            let footer = match file_bytes.checked_sub(1024) {
+                None => Err(Error::corrupt("the file is too short for a footer")),
+                Some(at) => SparseHeader::read(&*file, at).and_then(|f| {
+                    if f.gd_offset_sectors == GD_AT_END {
+                        Err(Error::corrupt("the footer does not say where the grain directory is"))
+                    } else {
+                        Ok(f)
+                    }
+                }),
+            };
+            match footer {
+                Ok(f) => header = f,
+                Err(e) if header.flags & FLAG_MARKERS != 0 => lost_gd = Some(format!("no footer at the end ({})", e.message())),
+                Err(e) => return Err(e.context(format!("{name}: reading the footer (the header says the grain directory is at the end)"))),
             }
-            header = footer;
         }
         let h = &header;
         if !matches!(h.version, 1..=3) {
@@ -187,6 +203,9 @@ impl SparseExtent {
             file.read_exact_at(start, &mut raw)?;
             Ok(raw.chunks_exact(4).map(|c| le32(c, 0)).collect())
         };
+        if let Some(why) = lost_gd {
+            return Ok(Self::from_markers(file, header, grain_bytes, gtes_per_gt, name, &why, notes));
+        }
         let gd_result = load_gd(h.gd_offset_sectors, "primary");
         let rgd = if h.flags & FLAG_REDUNDANT_GT != 0 && h.rgd_offset_sectors != 0 {
             match load_gd(h.rgd_offset_sectors, "redundant") {
@@ -204,6 +223,10 @@ impl SparseExtent {
             Err(e) if !rgd.is_empty() => {
                 notes.push(format!("{}; using the redundant copy", e.message()));
                 Vec::new()
+            }
+            Err(e) if compressed && markers => {
+                let why = e.message().trim_start_matches(&format!("{name}: ")).to_string();
+                return Ok(Self::from_markers(file, header, grain_bytes, gtes_per_gt, name, &why, notes));
             }
             Err(e) => return Err(e),
         };
@@ -226,12 +249,55 @@ impl SparseExtent {
             gtes_per_gt,
             gd,
             rgd,
+            scanned: None,
             compressed,
             markers,
             notes,
             cache: RefCell::new(GrainCache::new(slots)),
             header,
         })
+    }
+
+    /// Opens a stream-optimized extent by walking its grain markers, when
+    /// its grain directory is lost for the reason `why`.
+    fn from_markers(file: Reader, header: SparseHeader, grain_bytes: u64, gtes_per_gt: u64, name: &str, why: &str, mut notes: Vec<String>) -> SparseExtent {
+        let after_descriptor = header.descriptor_offset_sectors.saturating_add(header.descriptor_size_sectors).saturating_mul(SECTOR);
+        let start = [header.overhead_sectors.saturating_mul(SECTOR), after_descriptor, SECTOR]
+            .into_iter()
+            .find(|s| *s >= SECTOR && *s < file.size())
+            .unwrap_or(SECTOR);
+        let max_compressed = grain_bytes.saturating_mul(2).saturating_add(1024);
+        let found = super::stream_scan::scan(&file, start, header.capacity_sectors, header.grain_sectors, max_compressed);
+        // Writers stream grains in disk order, so after a cut only grains past the
+        // last one found are unknown; if the order is not monotonic, all absent ones are.
+        let in_order = found.grains.windows(2).all(|w| w[0].1 < w[1].1);
+        let lost_from = match (&found.stopped, in_order) {
+            (None, _) => None,
+            (Some(_), true) => Some(found.grains.last().map_or(0, |g| g.0.saturating_add(1))),
+            (Some(_), false) => Some(0),
+        };
+        notes.push(format!(
+            "{name}: the grain directory is lost ({why}); {} grains were found by walking the stream from byte {start:#x}{}",
+            found.grains.len(),
+            match &found.stopped {
+                None => ", up to its end-of-stream marker".to_string(),
+                Some(s) => format!("; {s}, so grains past that point can't be read"),
+            }
+        ));
+        let slots = usize::try_from(GRAIN_CACHE_BYTES.checked_div(grain_bytes).unwrap_or(0).max(2)).unwrap_or(2);
+        SparseExtent {
+            file,
+            grain_bytes,
+            gtes_per_gt,
+            gd: Vec::new(),
+            rgd: Vec::new(),
+            scanned: Some(ScannedMap { grains: found.grains, lost_from }),
+            compressed: true,
+            markers: true,
+            notes,
+            cache: RefCell::new(GrainCache::new(slots)),
+            header,
+        }
     }
 
     pub fn capacity_bytes(&self) -> u64 {
@@ -275,6 +341,9 @@ impl SparseExtent {
     /// redundant one's (also when the primary says unallocated but the copy
     /// has the grain: a zeroed primary table is a kind of damage).
     pub fn lookup(&self, index: u64) -> Result<Grain> {
+        if let Some(map) = &self.scanned {
+            return map.lookup(index);
+        }
         let primary = self.lookup_in(&self.gd, index);
         match primary {
             Some(Ok(g)) if g != Grain::Unallocated || self.rgd.is_empty() => return Ok(g),
@@ -349,6 +418,26 @@ impl SparseExtent {
             return Err(Error::corrupt(format!("compressed grain {index} holds {produced} bytes, not {needed}")).at_offset(at));
         }
         Ok(out)
+    }
+}
+
+/// Grains found by walking a stream's markers.
+struct ScannedMap {
+    /// (grain index, byte of its marker), sorted by grain index.
+    grains: Vec<(u64, u64)>,
+    /// First grain index whose absence means "lost", not "never written".
+    lost_from: Option<u64>,
+}
+
+impl ScannedMap {
+    fn lookup(&self, index: u64) -> Result<Grain> {
+        match self.grains.binary_search_by_key(&index, |g| g.0) {
+            Ok(i) => Ok(Grain::Compressed(self.grains[i].1)),
+            Err(_) if self.lost_from.is_some_and(|from| index >= from) => Err(Error::corrupt(format!(
+                "grain {index} is not in the part of the stream that survived (the grain directory is lost)"
+            ))),
+            Err(_) => Ok(Grain::Unallocated),
+        }
     }
 }
 
