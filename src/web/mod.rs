@@ -8,8 +8,10 @@
 //! is one sentence for the user.
 
 mod blob;
+mod export;
 
 pub use blob::BlobSource;
+pub use export::{ExportJob, FileJob};
 
 use std::rc::Rc;
 
@@ -96,10 +98,11 @@ impl Session {
     /// shorter at the end of the file, empty past it.
     pub fn read(&self, volume: u32, path: &str, offset: f64, len: u32) -> Result<js_sys::Uint8Array, JsError> {
         const MAX_READ: u32 = 64 << 20;
-        if !(offset >= 0.0 && offset <= 9_007_199_254_740_991.0 && offset.fract() == 0.0) {
+        if !((0.0..=9_007_199_254_740_991.0).contains(&offset) && offset.fract() == 0.0) {
             return Err(JsError::new("read offset must be a whole number of bytes"));
         }
         // Checked above: a non-negative integer within 2^53.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let offset = offset as u64;
         let fs = self.image.filesystem(volume).map_err(js_err)?;
         let raw = unescape(path);
@@ -113,12 +116,12 @@ impl Session {
         let mut done = 0usize;
         while done < buf.len() {
             let n = fs
-                .read_at(inode, offset + done as u64, &mut buf[done..])
+                .read_at(inode, offset.saturating_add(u64::try_from(done).unwrap_or(u64::MAX)), &mut buf[done..])
                 .map_err(|e| js_err(e.context(format!("reading {}", escape(&raw)))))?;
             if n == 0 {
                 break;
             }
-            done += n;
+            done = done.saturating_add(n);
         }
         buf.truncate(done);
         Ok(js_sys::Uint8Array::from(&buf[..]))

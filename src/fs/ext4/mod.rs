@@ -48,6 +48,7 @@ mod checksum;
 mod dir;
 mod extent;
 mod file_map;
+#[doc(hidden)] pub mod fuzzing;
 mod group;
 mod inline;
 mod inode;
@@ -63,7 +64,7 @@ use std::rc::Rc;
 
 use crate::error::{alloc_bytes, Error, Result};
 use crate::fs::{DirEntry, DirIter, FileKind, FileSystem, FsInfo, Metadata, Xattr, LISTED_ANYWAY};
-use crate::read_at::{read_vec, MemReader, Reader};
+use crate::read_at::{read_vec, Reader};
 
 use extent::Extent;
 use file_map::Run;
@@ -541,6 +542,8 @@ struct DirBlocks<'a> {
     /// The directory inode's checksum seed (metadata_csum).
     csum_seed: Option<u32>,
     indexed: bool,
+    /// Blocks read so far: more than the image holds means blocks mapped twice.
+    blocks_read: u64,
 }
 
 impl DirBlocks<'_> {
@@ -568,6 +571,15 @@ impl DirBlocks<'_> {
             return;
         }
         self.next_block = block.saturating_add(1);
+        self.blocks_read = self.blocks_read.saturating_add(1);
+        if self.blocks_read > self.fs.reader.size().checked_div(bs).unwrap_or(u64::MAX) {
+            self.next_block = self.block_count;
+            self.pending.push_back(err(Error::corrupt(format!(
+                "directory maps more blocks than the image holds; stopped at block {block}"
+            ))
+            .at_inode(self.ino)));
+            return;
+        }
         let base = block.saturating_mul(bs);
         let mut buf = match alloc_bytes(bs, 1 << 16, "directory block") {
             Ok(b) => b,
@@ -779,6 +791,7 @@ impl FileSystem for Ext4Fs {
             hidden_warnings: 0,
             csum_seed,
             indexed,
+            blocks_read: 0,
         }))
     }
 
@@ -824,21 +837,5 @@ impl FileSystem for Ext4Fs {
         let n = self.read_loaded(&l, 0, &mut buf).map_err(|e| e.at_inode(ino))?;
         buf.truncate(n);
         Ok(buf)
-    }
-}
-
-/// Fuzzing entry point: opens `image` as ext2/3/4 with journal replay and
-/// reads a bounded part of it. Never panics on any input.
-#[doc(hidden)]
-pub fn fuzz_journal(image: &[u8]) {
-    let reader: Reader = Rc::new(MemReader::new(image.to_vec()));
-    let Ok(fs) = Ext4Fs::open(reader) else { return };
-    let _ = fs.info();
-    let Ok(entries) = fs.read_dir(EXT4_ROOT_INO) else { return };
-    let mut buf = [0u8; 4096];
-    for e in entries.take(64).flatten() {
-        if fs.stat(e.inode).is_ok_and(|m| m.kind == FileKind::File) {
-            let _ = fs.read_at(e.inode, 0, &mut buf);
-        }
     }
 }
