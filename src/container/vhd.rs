@@ -246,9 +246,7 @@ pub fn open(main: Source, others: Vec<Source>) -> Result<Disk> {
     if !ignored.is_empty() {
         notes.push(format!("ignored the other selected files ({}): this VHD does not refer to them", ignored.join(", ")));
     }
-    let mut details = vec![
-        ("subformat".to_string(), disk.kind.name().to_string()),
-    ];
+    let mut details = vec![("subformat".to_string(), disk.kind.name().to_string())];
     if disk.kind != DiskType::Fixed {
         let allocated = disk.bat.iter().filter(|e| **e != NO_BLOCK).count();
         details.push((
