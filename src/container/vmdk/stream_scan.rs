@@ -15,6 +15,10 @@
 use crate::read_at::{ReadAt, Reader};
 
 const SECTOR: u64 = 512;
+/// Most grains remembered (16 bytes each): 512 GiB of 64 KiB grains. Each
+/// marker takes at least a sector, so without a cap a damaged file of tiny
+/// grains would cost memory in proportion to its length.
+const MAX_GRAINS: usize = 8 << 20;
 
 /// Grains found by walking the markers: (grain index, byte of its marker),
 /// sorted by grain index (a later copy of a grain wins), and a sentence
@@ -47,6 +51,9 @@ pub fn scan(file: &Reader, start: u64, capacity_sectors: u64, grain_sectors: u64
             let aligned = grain_sectors != 0 && val.checked_rem(grain_sectors) == Some(0);
             if !aligned || val >= capacity_sectors || size > max_compressed {
                 break Some(format!("byte {pos:#x} holds no grain marker Salvage can follow (sector {val}, {size} bytes)"));
+            }
+            if grains.len() >= MAX_GRAINS {
+                break Some(format!("more than {MAX_GRAINS} grain markers precede byte {pos:#x}"));
             }
             grains.push((val.checked_div(grain_sectors).unwrap_or(0), pos));
             size.saturating_add(12).div_ceil(SECTOR).saturating_mul(SECTOR)
