@@ -8,7 +8,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 cd "$here"
 secs=${SECONDS_EACH:-600}
 bin=${FUZZ_BIN:-${CARGO_TARGET_DIR:-$here/target}/x86_64-unknown-linux-gnu/release}
-[ -d seeds ] || bash seeds.sh >/dev/null
+[ -d seeds/ext4_walk ] || bash seeds.sh >/dev/null
+[ -d seeds/container_vmdk ] || bash seeds-containers.sh >/dev/null
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(ext4_walk ext4_extent ext4_dir_block ext4_journal)
 max_len() {
@@ -17,6 +18,7 @@ max_len() {
         ext4_journal) echo 3145728 ;;
         ext4_extent) echo 16384 ;;
         ext4_dir_block) echo 8192 ;;
+        container_vmdk | container_vhd) echo 524288 ;;
     esac
 }
 mkdir -p logs

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::rc::Rc;
 
-use salvage::container::Source;
+use salvage::container::{human_size as human, Source};
 use salvage::error::{Error, Result};
 use salvage::fs::{FileKind, FileSystem};
 use salvage::image::{Entry, Image, OpenOptions};
@@ -25,7 +25,8 @@ usage:
   salvage export IMAGE [--with FILE]... [--volume N] PATH... -o OUT.zip [--deflate] [--partial]
 
 IMAGE is the disk image; --with adds the other files of the same image
-(split pieces). --volume N is the 1-based index shown by `info`.
+(split pieces, VMDK extents, parent disks; any order).
+--volume N is the 1-based index shown by `info`.
 `stat` prints everything about one inode: type, mode, owners, size,
 links, times with nanoseconds, device numbers, flags, extended
 attributes (text when printable, else hex) and problems.
@@ -334,17 +335,6 @@ fn export(args: &Args) -> Result<ExitCode> {
     Ok(ExitCode::from(EXIT_INCOMPLETE))
 }
 
-fn human(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut v = bytes as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 { format!("{bytes} B") } else { format!("{v:.1} {}", UNITS[u]) }
-}
-
 fn info(args: &Args) -> Result<ExitCode> {
     let image = open_image(args)?;
     let info = image.info();
@@ -357,6 +347,9 @@ fn info(args: &Args) -> Result<ExitCode> {
     }
     let w = |out: &mut std::io::StdoutLock, s: String| writeln!(out, "{s}").map_err(output_error);
     w(&mut out, format!("image: {} ({}, {} bytes)", info.image.format, human(info.image.size), info.image.size))?;
+    for (k, val) in &info.image.details {
+        w(&mut out, format!("  {k}: {val}"))?;
+    }
     if info.image.parts.len() > 1 {
         w(&mut out, format!("parts: {}", info.image.parts.join(", ")))?;
     }

@@ -2,10 +2,23 @@
 //!
 //! A [`Source`] is one picked file behind the shared chunk cache. Detection
 //! (by magic, never by file name) lives in [`detect`]; each format is one
-//! file implementing [`ReadAt`](crate::read_at::ReadAt) for its virtual disk.
+//! file implementing [`ReadAt`](crate::read_at::ReadAt) for its virtual disk,
+//! reading its tables lazily through the sources' caches:
+//! - [`raw`]: plain and split raw disks;
+//! - [`vmdk`]: VMware sparse, stream-optimized, flat and split VMDKs;
+//! - [`vhd`]: Virtual PC / Hyper-V fixed, dynamic and differencing VHDs;
+//! - [`wrappers`]: compressed files, archives and formats Salvage names
+//!   but does not read.
+//!
+//! Disks made of several files (extents, parents) find them among the
+//! selected files by the names they store ([`parents`]).
 
 pub mod detect;
+pub mod parents;
 pub mod raw;
+pub mod vhd;
+pub mod vmdk;
+pub mod wrappers;
 
 use crate::read_at::Reader;
 
@@ -19,11 +32,45 @@ pub struct Source {
 
 /// The virtual disk a container yields.
 pub struct Disk {
-    /// Short format name: "raw", "split raw".
+    /// Short format name: "raw", "split raw", "VMDK streamOptimized", "VHD dynamic".
     pub format: String,
     pub reader: Reader,
     /// Names of the files that make up the disk, in order.
     pub parts: Vec<String>,
     /// Sentences worth showing about the container (e.g. a missing part).
     pub notes: Vec<String>,
+    /// Facts about the container, for `info`: subformat, virtual size,
+    /// how much is stored ("stored", "allocated blocks").
+    pub details: Vec<(String, String)>,
+}
+
+/// The fuzz targets' body: when `probe` claims `data`, opens it alone from
+/// memory and reads 4 KiB at the start, a third, the middle and the end.
+#[doc(hidden)]
+pub fn fuzz_open(name: &str, data: &[u8], probe: fn(&Source) -> bool, open: fn(Source, Vec<Source>) -> crate::Result<Disk>) {
+    let src = Source { name: name.into(), reader: std::rc::Rc::new(crate::read_at::MemReader::new(data.to_vec())) };
+    if !probe(&src) {
+        return;
+    }
+    if let Ok(disk) = open(src, Vec::new()) {
+        let size = disk.reader.size();
+        let mut buf = vec![0u8; 4096];
+        for at in [0, size / 3, size / 2, size.saturating_sub(4096)] {
+            let len = usize::try_from(size.saturating_sub(at).min(4096)).unwrap_or(0);
+            let _ = disk.reader.read_exact_at(at, &mut buf[..len]);
+        }
+    }
+}
+
+/// `1.5 GiB`, `512 B`: a size for people.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    #[allow(clippy::cast_precision_loss)] // one decimal shown
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len().saturating_sub(1) {
+        v /= 1024.0;
+        u = u.saturating_add(1);
+    }
+    if u == 0 { format!("{bytes} B") } else { format!("{v:.1} {}", UNITS[u]) }
 }

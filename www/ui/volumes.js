@@ -15,6 +15,10 @@ export function drawSummary(root, info) {
   const rows = [
     ['Format', image.format],
     ['Size', `${humanSize(image.size)} (${exactBytes(image.size)})`],
+    // Container facts beyond the format name ([[name, value], …]): stored, allocated.
+    ...(Array.isArray(image.details) ? image.details : [])
+      .filter((d) => Array.isArray(d) && d[0] !== 'subformat')
+      .map(([k, v]) => [String(k).charAt(0).toUpperCase() + String(k).slice(1), String(v)]),
     ['Files', image.parts.join(', ')],
     ['Partition table', tableName],
   ];
