@@ -48,6 +48,8 @@ pub struct ImageSummary {
     pub size: u64,
     pub parts: Vec<String>,
     pub notes: Vec<String>,
+    /// Container facts ("cluster size", "backing file" …), in display order.
+    pub details: Vec<(String, String)>,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -167,6 +169,7 @@ impl Image {
                 size: self.disk.reader.size(),
                 parts: self.disk.parts.clone(),
                 notes: self.disk.notes.clone(),
+                details: self.disk.details.clone(),
             },
             table: TableSummary { kind: self.table.kind, notes: self.table.notes.clone() },
             volumes: self.volumes.clone(),

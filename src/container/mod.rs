@@ -4,8 +4,14 @@
 //! (by magic, never by file name) lives in [`detect`]; each format is one
 //! file implementing [`ReadAt`](crate::read_at::ReadAt) for its virtual disk.
 
+pub mod chain;
 pub mod detect;
+pub mod lru;
+pub mod qcow2;
 pub mod raw;
+pub mod vdi;
+pub mod vhdx;
+pub mod vhdx_log;
 
 use crate::read_at::Reader;
 
@@ -26,4 +32,6 @@ pub struct Disk {
     pub parts: Vec<String>,
     /// Sentences worth showing about the container (e.g. a missing part).
     pub notes: Vec<String>,
+    /// Facts about the container, in display order ("subformat", "dynamic").
+    pub details: Vec<(String, String)>,
 }

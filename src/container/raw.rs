@@ -31,7 +31,7 @@ pub fn open(main: Source, others: Vec<Source>) -> Result<Disk> {
             let names: Vec<&str> = others.iter().map(|s| s.name.as_str()).collect();
             notes.push(format!("ignored the other selected files ({}): a plain raw disk is one file", names.join(", ")));
         }
-        return Ok(Disk { format: "raw".into(), parts: vec![main.name.clone()], reader: main.reader, notes });
+        return Ok(Disk { format: "raw".into(), parts: vec![main.name.clone()], reader: main.reader, notes, details: Vec::new() });
     };
     let stem = stem.to_string();
     let mut pieces = vec![main];
@@ -64,11 +64,11 @@ pub fn open(main: Source, others: Vec<Source>) -> Result<Disk> {
             ));
         }
         let only = pieces.remove(0);
-        return Ok(Disk { format: "raw".into(), parts: vec![only.name], reader: only.reader, notes });
+        return Ok(Disk { format: "raw".into(), parts: vec![only.name], reader: only.reader, notes, details: Vec::new() });
     }
     let parts = pieces.iter().map(|s| s.name.clone()).collect();
     let reader: Reader = Rc::new(Concat::new(pieces.into_iter().map(|s| s.reader).collect()));
-    Ok(Disk { format: "split raw".into(), parts, reader, notes })
+    Ok(Disk { format: "split raw".into(), parts, reader, notes, details: Vec::new() })
 }
 
 /// Several readers end to end.
