@@ -34,11 +34,12 @@ pub fn take_by_name(pool: &mut Vec<Source>, path: &str) -> Option<Source> {
 
 /// Removes and returns the first selected file `matches` accepts.
 pub fn take_where(pool: &mut Vec<Source>, mut matches: impl FnMut(&Source) -> bool) -> Option<Source> {
-    let i = pool.iter().position(|s| matches(s))?;
+    let i = pool.iter().position(&mut matches)?;
     Some(pool.remove(i))
 }
 
 /// "1.5 GiB": sizes in info lines.
+#[allow(clippy::arithmetic_side_effects)] // unit <= 5, so the shifts stay below 64
 pub fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
     let mut unit = 0usize;

@@ -9,9 +9,13 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+/// (key, last use, value).
+type Slot<V> = (u64, u64, Rc<V>);
+
 pub struct Lru<V> {
     capacity: usize,
-    state: RefCell<(u64, Vec<(u64, u64, Rc<V>)>)>,
+    /// The use counter and the entries.
+    state: RefCell<(u64, Vec<Slot<V>>)>,
 }
 
 impl<V> Lru<V> {

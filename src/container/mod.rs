@@ -2,7 +2,11 @@
 //!
 //! A [`Source`] is one picked file behind the shared chunk cache. Detection
 //! (by magic, never by file name) lives in [`detect`]; each format is one
-//! file implementing [`ReadAt`](crate::read_at::ReadAt) for its virtual disk.
+//! file implementing [`ReadAt`](crate::read_at::ReadAt) for its virtual disk:
+//! [`raw`], [`qcow2`], [`vhdx`] (log replay in [`vhdx_log`]), [`vdi`].
+//! Formats with backing or parent files find them among the other selected
+//! files with [`chain`] and open them as layers below; derived metadata
+//! (L2 tables, inflated clusters) sits in a small [`lru`].
 
 pub mod chain;
 pub mod detect;

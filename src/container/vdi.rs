@@ -17,6 +17,13 @@
 //! The block map is read through the chunk cache on demand; each entry is
 //! checked against the file's real length when used.
 
+// Offsets and lengths here come from disk, so every table offset is checked
+// against the file's real length where it is used, sizes are capped
+// (clusters <= 2 MiB, blocks <= 256 MiB, the log <= 64 MiB) before anything
+// is allocated or cast to usize, and the remaining arithmetic works on
+// values those checks bound; the fuzz targets run with overflow checks on.
+#![allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
+
 use std::rc::Rc;
 
 use super::chain::{human_bytes, take_where};

@@ -23,6 +23,13 @@
 //! BAT entries and bitmap bytes are read through the chunk cache when
 //! used, so nothing is allocated in proportion to the virtual size.
 
+// Offsets and lengths here come from disk, so every table offset is checked
+// against the file's real length where it is used, sizes are capped
+// (clusters <= 2 MiB, blocks <= 256 MiB, the log <= 64 MiB) before anything
+// is allocated or cast to usize, and the remaining arithmetic works on
+// values those checks bound; the fuzz targets run with overflow checks on.
+#![allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
+
 use std::rc::Rc;
 
 use super::chain::{basename, human_bytes, take_by_name};
@@ -41,11 +48,12 @@ pub fn probe(r: &dyn ReadAt) -> bool {
     r.size() >= 8 && r.read_exact_at(0, &mut m).is_ok() && &m == b"vhdxfile"
 }
 
+#[allow(clippy::cast_possible_truncation)]
 const fn crc32c_table() -> [u32; 256] {
     let mut t = [0u32; 256];
     let mut i = 0;
     while i < 256 {
-        let mut c = i as u32;
+        let mut c = i as u32; // i < 256
         let mut k = 0;
         while k < 8 {
             c = if c & 1 != 0 { (c >> 1) ^ 0x82f6_3b78 } else { c >> 1 };

@@ -14,6 +14,13 @@
 //! form a sequence; the sequence whose last entry has the highest number is
 //! active, and it is replayed from the entry its head's `tail` field names.
 
+// Offsets and lengths here come from disk, so every table offset is checked
+// against the file's real length where it is used, sizes are capped
+// (clusters <= 2 MiB, blocks <= 256 MiB, the log <= 64 MiB) before anything
+// is allocated or cast to usize, and the remaining arithmetic works on
+// values those checks bound; the fuzz targets run with overflow checks on.
+#![allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
+
 use std::collections::BTreeMap;
 
 use super::vhdx::crc32c;
@@ -210,7 +217,7 @@ impl VhdxReplayed {
                 if total > MAX_OVERLAY_SECTORS {
                     return Err(Error::unsupported(format!(
                         "the log writes more than {} MiB, too much to replay in memory",
-                        MAX_OVERLAY_SECTORS * SECTOR >> 20
+                        (MAX_OVERLAY_SECTORS * SECTOR) >> 20
                     )));
                 }
                 for i in 0..*count {
