@@ -9,7 +9,9 @@
 //! A file is taken out of the pool when it is used, so a chain can never
 //! visit the same file twice; [`MAX_CHAIN_DEPTH`] bounds it anyway.
 
-use super::Source;
+use super::detect::open_layer;
+use super::{qcow2, vdi, vhdx, Disk, Source};
+use crate::error::Result;
 
 /// Most layers opened below one disk (overlay → backing → backing …).
 pub const MAX_CHAIN_DEPTH: usize = 32;
@@ -36,6 +38,42 @@ pub fn take_by_name(pool: &mut Vec<Source>, path: &str) -> Option<Source> {
 pub fn take_where(pool: &mut Vec<Source>, mut matches: impl FnMut(&Source) -> bool) -> Option<Source> {
     let i = pool.iter().position(&mut matches)?;
     Some(pool.remove(i))
+}
+
+/// Opens the top of a chain when several layered images were selected.
+///
+/// The page passes the picked files sorted by name and a CLI user may name
+/// the base first, so the main file is not always the top. Each selected
+/// qcow2/VHDX/VDI is tried as the top with the others as its pool; the one
+/// that uses the most files wins (the given main file on a tie). `None`
+/// when no candidate uses more than itself: the caller opens `main` as is.
+pub fn open_top(main: &Source, others: &[Source]) -> Option<Disk> {
+    let layered = |s: &Source| qcow2::probe(&*s.reader) || vhdx::probe(&*s.reader) || vdi::probe(&*s.reader);
+    let all: Vec<&Source> = std::iter::once(main).chain(others.iter()).collect();
+    if others.is_empty() || !all.iter().any(|s| layered(s)) {
+        return None;
+    }
+    let mut best: Option<Disk> = None;
+    for i in 0..all.len() {
+        if !layered(all[i]) {
+            continue;
+        }
+        let pool: Vec<Source> = all.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, s)| (*s).clone()).collect();
+        let opened: Result<Disk> = open_layer(all[i].clone(), pool, 0);
+        if let Ok(d) = opened {
+            if best.as_ref().is_none_or(|b| d.parts.len() > b.parts.len()) {
+                best = Some(d);
+            }
+        }
+    }
+    let mut best = best.filter(|b| b.parts.len() > 1)?;
+    if best.parts[0] != main.name {
+        best.notes.insert(
+            0,
+            format!("{} was opened as the top of the chain: it refers to {}", best.parts[0], best.parts[1..].join(", ")),
+        );
+    }
+    Some(best)
 }
 
 /// "1.5 GiB": sizes in info lines.

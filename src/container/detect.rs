@@ -10,6 +10,9 @@ use crate::error::{Error, Result};
 /// Opens the disk whose main file is `main`; `others` are further parts
 /// the user selected with it (split pieces, later extents and backing files).
 pub fn open_disk(main: Source, others: Vec<Source>) -> Result<Disk> {
+    if let Some(top) = super::chain::open_top(&main, &others) {
+        return Ok(top);
+    }
     open_layer(main, others, 0)
 }
 

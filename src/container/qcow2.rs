@@ -297,8 +297,13 @@ impl Qcow2Disk {
         let cluster_index = pos >> cb;
         let l1_index = cluster_index >> self.l2_bits;
         let l2_index = cluster_index & ((1u64 << self.l2_bits) - 1);
-        if l1_index >= self.l1_entries {
+        if l1_index >= u64::from(self.header.l1_size) {
             return Ok((Qcow2Extent::Unallocated, to_cluster_end));
+        }
+        if l1_index >= self.l1_entries {
+            return Err(Error::io(format!(
+                "L1 entry {l1_index} lies past the end of the file (truncated image?): this part of the disk is lost"
+            )));
         }
         let l1_pos = self.header.l1_table_offset + l1_index * 8;
         let l1_entry = u64::from_be_bytes(read_array(&*self.file, l1_pos)?);
@@ -514,7 +519,7 @@ pub fn open(main: Source, mut others: Vec<Source>, depth: usize) -> Result<Disk>
     let l1_entries = u64::from(header.l1_size).min(l1_in_file);
     if l1_entries < u64::from(header.l1_size) {
         notes.push(format!(
-            "the L1 table runs past the end of the file (truncated image?): only {l1_entries} of {} entries are read; the rest of the disk reads as unallocated",
+            "the L1 table runs past the end of the file (truncated image?): only {l1_entries} of {} entries are there; reads of the rest of the disk fail",
             header.l1_size
         ));
     }
