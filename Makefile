@@ -14,7 +14,7 @@ PORT ?= 8080
 WASM_TEST_ENV := CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
 	CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=300
 
-.PHONY: serve build sample fixtures test test-native test-wasm test-e2e tools tools-test clean
+.PHONY: serve build sample fixtures test test-native test-wasm test-e2e tools tools-test fuzz clean
 
 serve: build sample
 	python3 scripts/serve.py --port $(PORT) --dir www
@@ -46,6 +46,10 @@ tools:
 
 tools-test:
 	bash scripts/tools.sh test
+
+# Not part of `make test`: needs nightly and cargo-fuzz; SECONDS_EACH=600 per target.
+fuzz:
+	cd fuzz && cargo +nightly fuzz build -O && ./run.sh
 
 clean:
 	rm -rf www/pkg www/sample $(FIXTURES) test-results

@@ -12,7 +12,7 @@ use std::rc::Rc;
 use crate::container::{detect::open_disk, Disk, Source};
 use crate::error::{Error, Result};
 use crate::fs::detect::{detect, Detected};
-use crate::fs::ext4::Ext4Fs;
+use crate::fs::ext4::{Ext4Fs, Ext4Options};
 use crate::fs::{flag_names, FileKind, FileSystem, Metadata, Timestamp, LISTED_ANYWAY};
 use crate::path::{escape, join};
 use crate::read_at::{IoStats, Reader, Slice};
@@ -112,7 +112,22 @@ impl Entry {
     }
 }
 
+/// Choices made when opening an image.
+#[derive(Clone, Debug)]
+pub struct OpenOptions {
+    /// Replay filesystem journals in memory when they need recovery (the
+    /// default); off shows the state before the crash.
+    pub replay_journal: bool,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions { replay_journal: true }
+    }
+}
+
 pub struct Image {
+    options: OpenOptions,
     disk: Disk,
     table: PartitionTable,
     volumes: Vec<VolumeInfo>,
@@ -124,6 +139,11 @@ impl Image {
     /// Opens an image from its main file and companions. The sources
     /// should already sit behind chunk caches counting into `stats`.
     pub fn open(main: Source, others: Vec<Source>, stats: Rc<IoStats>) -> Result<Image> {
+        Self::open_with(main, others, stats, OpenOptions::default())
+    }
+
+    /// [`Image::open`] with options.
+    pub fn open_with(main: Source, others: Vec<Source>, stats: Rc<IoStats>, options: OpenOptions) -> Result<Image> {
         let disk = open_disk(main, others)?;
         if disk.reader.size() == 0 {
             return Err(Error::invalid("the file is empty"));
@@ -136,7 +156,7 @@ impl Image {
             let found = detect(&*reader).or_else(|| crate::fs::ext4::detect_from_backup(&reader));
             volumes.push(describe(index, p, found));
         }
-        let image = Image { disk, table, volumes, stats, opened: RefCell::new(HashMap::new()) };
+        let image = Image { options, disk, table, volumes, stats, opened: RefCell::new(HashMap::new()) };
         // Open readable filesystems now so `info` can show their facts and
         // problems; failures turn into the volume's status sentence.
         let mut volumes = image.volumes.clone();
@@ -215,7 +235,10 @@ impl Image {
         }
         let reader: Reader = Rc::new(Slice::new(self.disk.reader.clone(), v.offset, v.length));
         let fs: Rc<dyn FileSystem> = match v.fs {
-            Some("ext2" | "ext3" | "ext4") => Rc::new(Ext4Fs::open(reader).map_err(|e| e.at_volume(index))?),
+            Some("ext2" | "ext3" | "ext4") => {
+                let options = Ext4Options { replay_journal: self.options.replay_journal };
+                Rc::new(Ext4Fs::open_with(reader, &options).map_err(|e| e.at_volume(index))?)
+            },
             _ => return Err(Error::unsupported(format!("volume {index}: {}", v.status))),
         };
         self.opened.borrow_mut().insert(index, fs.clone());

@@ -2,6 +2,8 @@
 //! there): the Blob reader over real `Blob`s and the chunk cache in front of
 //! it. Run by `make test` through wasm-bindgen-test-runner in Chromium.
 #![cfg(target_arch = "wasm32")]
+// Tests may use plain arithmetic and casts on small known values.
+#![allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
 
 use std::rc::Rc;
 
@@ -77,4 +79,34 @@ fn a_whole_image_opens_in_the_worker() {
     let v = vols.get(0);
     assert_eq!(js_sys::Reflect::get(&v, &"offset".into()).unwrap().as_f64(), Some(2048.0 * 512.0));
     assert_eq!(js_sys::Reflect::get(&v, &"type_id".into()).unwrap().as_string().as_deref(), Some("0x83"));
+}
+
+/// The MBR disk of `a_whole_image_opens_in_the_worker`, as a `File`.
+fn tiny_mbr_file() -> web_sys::File {
+    let mut disk = vec![0u8; 1 << 20];
+    disk[0x1be + 4] = 0x83;
+    disk[0x1be + 8..0x1be + 12].copy_from_slice(&2048u32.to_le_bytes());
+    disk[0x1be + 12..0x1be + 16].copy_from_slice(&100u32.to_le_bytes());
+    disk[0x1fe] = 0x55;
+    disk[0x1ff] = 0xaa;
+    web_sys::File::new_with_blob_sequence(&js_sys::Array::of1(&blob(&disk)), "tiny.img").unwrap()
+}
+
+fn js_error_text(e: wasm_bindgen::JsError) -> String {
+    let v: wasm_bindgen::JsValue = e.into();
+    js_sys::Reflect::get(&v, &"message".into()).unwrap().as_string().unwrap()
+}
+
+#[wasm_bindgen_test]
+fn export_jobs_refuse_with_a_sentence() {
+    let session = salvage::web::Session::open(js_sys::Array::of1(&tiny_mbr_file())).map_err(|_| ()).unwrap();
+    // Volume 1 has no filesystem; volume 9 does not exist; nothing selected.
+    let e = session.export(1, vec!["/".into()], wasm_bindgen::JsValue::UNDEFINED).err().map(js_error_text).unwrap();
+    assert!(e.starts_with("volume 1"), "{e}");
+    let e = session.export(9, vec!["/".into()], wasm_bindgen::JsValue::UNDEFINED).err().map(js_error_text).unwrap();
+    assert!(e.contains("there is no volume 9"), "{e}");
+    let e = session.export(1, vec![], wasm_bindgen::JsValue::UNDEFINED).err().map(js_error_text).unwrap();
+    assert_eq!(e, "nothing is selected");
+    let e = session.export_file(1, "/a").err().map(js_error_text).unwrap();
+    assert!(e.starts_with("volume 1"), "{e}");
 }

@@ -5,6 +5,7 @@ import * as P from './protocol.js';
 import { drawSummary, drawVolumes } from './ui/volumes.js';
 import { drawDirectory } from './ui/directory.js';
 import { humanSize, downloadName } from './ui/format.js';
+import { selectionBar, jobPanel, summaryText } from './ui/export.js';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -16,6 +17,7 @@ const ui = {
   summary: $('summary'),
   volumes: $('volumes'),
   directory: $('directory'),
+  job: $('job'),
   overlay: $('drop-overlay'),
 };
 
@@ -30,12 +32,12 @@ worker.onmessage = (event) => {
   const call = pending.get(msg.id);
   if (!call) return;
   if (msg.type === P.PROGRESS) {
-    if (call.onProgress) call.onProgress(msg.done, msg.total);
+    if (call.onProgress) call.onProgress(msg.done, msg.total, msg);
     return;
   }
   pending.delete(msg.id);
   if (msg.type === P.RESULT) call.resolve(msg.value);
-  else call.reject(new Error(msg.message));
+  else call.reject(Object.assign(new Error(msg.message), { cancelled: Boolean(msg.cancelled) }));
 };
 
 worker.onerror = (event) => {
@@ -46,12 +48,18 @@ worker.onerror = (event) => {
   showStatus(message, 'error');
 };
 
-function ask(type, fields = {}, onProgress = null) {
+// Sends a request; returns {id, reply} (the id lets it be cancelled).
+function send(type, fields = {}, onProgress = null) {
   const id = nextId++;
-  return new Promise((resolve, reject) => {
+  const reply = new Promise((resolve, reject) => {
     pending.set(id, { resolve, reject, onProgress });
     worker.postMessage(P.request(id, type, fields));
   });
+  return { id, reply };
+}
+
+function ask(type, fields = {}, onProgress = null) {
+  return send(type, fields, onProgress).reply;
 }
 
 // ---- status line ---------------------------------------------------------
@@ -96,6 +104,7 @@ async function openImage(picked) {
   const opened = await busy(`Opening ${names}…`, () => ask(P.OPEN, { files }), `Couldn't open ${names}`);
   if (!opened) return;
   info = opened;
+  clearSelection();
   drawSummary(ui.summary, info);
   drawVolumes(ui.volumes, info, (v) => openDirectory(v, '/'));
   showVolumesView();
@@ -119,9 +128,19 @@ function openedSentence(names, info) {
 async function openDirectory(volume, path) {
   const entries = await busy(`Listing ${path}…`, () => ask(P.LIST, { volume: volume.index, path }), `Couldn't list ${path}`);
   if (!entries) return;
+  if (selectionVolume !== volume.index) clearSelection();
+  selectionVolume = volume.index;
+  currentVolume = volume;
   drawDirectory(ui.directory, volume, path, entries, {
     go: (p) => openDirectory(volume, p),
     download: (entry, full) => download(volume, entry, full),
+    isSelected: (p) => selection.has(p),
+    select: (entry, p, on) => {
+      if (on) selection.set(p, { name: entry.name, type: entry.type, size: entry.size });
+      else selection.delete(p);
+      bar.update(selection);
+    },
+    bar: bar.node,
     back: () => { showVolumesView(); showStatus(''); ui.volumes.querySelector('button')?.focus(); },
   });
   ui.summary.hidden = true;
@@ -132,25 +151,155 @@ async function openDirectory(volume, path) {
   if (first && ui.directory.contains(document.activeElement) === false) first.focus({ preventScroll: true });
 }
 
-async function download(volume, entry, path) {
-  const size = humanSize(entry.size);
-  const got = await busy(`Reading ${entry.name} (${size})…`, () =>
-    ask(P.DOWNLOAD, { volume: volume.index, path }, (done, total) => {
-      const pct = total > 0 ? Math.floor((done / total) * 100) : 100;
-      showStatus(`Reading ${entry.name}: ${humanSize(done)} of ${humanSize(total)} (${pct}%)`, 'busy');
-    }), `Couldn't download ${entry.name}`);
-  if (!got) return;
-  const url = URL.createObjectURL(got.blob);
+// ---- selection, downloads and exports -----------------------------------
+
+// Ticked entries of the volume in view: full path → {name, type, size}.
+const selection = new Map();
+let selectionVolume = null;
+let currentVolume = null;
+// What the worker found about OPFS ({opfs, why}); asked once at start.
+let storage = { opfs: false, why: 'not checked yet' };
+let jobRunning = false;
+
+const canPick = typeof window.showSaveFilePicker === 'function';
+const bar = selectionBar({
+  onDownload: () => exportSelection(false),
+  onSaveAs: canPick ? () => exportSelection(true) : null,
+  onClear: () => {
+    clearSelection();
+    for (const b of ui.directory.querySelectorAll('input[type=checkbox]')) { b.checked = false; b.indeterminate = false; }
+  },
+});
+
+function clearSelection() {
+  selection.clear();
+  bar.update(selection);
+}
+
+/** Selected paths without those inside another selected folder. */
+function topPaths() {
+  const paths = [...selection.keys()].sort();
+  return paths.filter((p) => !paths.some((q) => q !== p && selection.get(q).type === 'dir' &&
+    (q === '/' ? p !== '/' : p.startsWith(`${q}/`))));
+}
+
+function zipName(volume, paths) {
+  const base = (p) => downloadName(p.split('/').filter(Boolean).pop() || '');
+  const tame = (s) => s.replace(/[\\/:*?"<>|\u0000-\u001f]+/g, '_');
+  const vol = volume.label ? tame(volume.label) : `volume-${volume.index}`;
+  if (paths.length === 1) return `${tame(base(paths[0]) || vol)}.zip`;
+  return `${vol}-${paths.length}-items.zip`;
+}
+
+/**
+ * Where a job writes: the user's own file when asked (or when the browser
+ * has no private storage), else OPFS, else memory. Must be called straight
+ * from a click (the save dialog needs it); null if the user backed out.
+ */
+async function chooseSink(toPickedFile, suggestedName, isZip) {
+  if (toPickedFile || (!storage.opfs && canPick)) {
+    try {
+      const types = isZip ? [{ description: 'Zip archive', accept: { 'application/zip': ['.zip'] } }] : undefined;
+      const handle = await window.showSaveFilePicker({ suggestedName, types });
+      return { kind: 'handle', handle };
+    } catch (e) {
+      if (e && e.name === 'AbortError') return null;
+      throw e;
+    }
+  }
+  return storage.opfs ? { kind: 'opfs' } : { kind: 'memory' };
+}
+
+/** Hands an OPFS/memory result to the browser's downloads. */
+function offerDownload(saved) {
+  // A Blob over the File refers to its bytes without copying them; the
+  // generic type keeps the browser from adding an extension of its own.
+  const url = URL.createObjectURL(new Blob([saved.file], { type: 'application/octet-stream' }));
   const a = document.createElement('a');
   a.href = url;
-  a.download = downloadName(got.name);
+  a.download = downloadName(saved.name);
   a.hidden = true;
   document.body.append(a);
   a.click();
   a.remove();
   // The browser has taken its copy once the download starts; keep the URL a while to be safe.
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
-  showStatus(`Saved ${entry.name} (${humanSize(got.size)}).`, 'ok');
+}
+
+/**
+ * Runs a DOWNLOAD or EXPORT in the job panel. `describe(saved)` words the
+ * outcome. Resolves to the saved record, or undefined.
+ */
+async function runJob(type, fields, title, onProgress, describe) {
+  if (jobRunning) {
+    showStatus('Another download is still running; wait for it or cancel it first.', 'error');
+    return undefined;
+  }
+  jobRunning = true;
+  let job = null;
+  for (const k of ['bytes', 'files', 'size']) delete ui.job.dataset[k];
+  const panel = jobPanel(ui.job, title, () => ask(P.CANCEL, { target: job.id }));
+  job = send(type, fields, (done, total, msg) => {
+    panel.progress(msg);
+    if (onProgress) onProgress(msg);
+  });
+  try {
+    const saved = await job.reply;
+    // For tests and benchmarks: what was saved, in exact numbers.
+    Object.assign(ui.job.dataset, { bytes: String(saved.summary.bytes_ok), files: String(saved.summary.files_ok), size: String(saved.size) });
+    if (saved.file) offerDownload(saved);
+    const text = describe(saved);
+    const complete = !saved.summary || saved.summary.files_incomplete + saved.summary.skipped + saved.summary.walk_problems === 0;
+    panel.done(text, complete ? 'ok' : 'warn');
+    showStatus(text, complete ? 'ok' : 'warn');
+    return saved;
+  } catch (e) {
+    const message = e.message || String(e);
+    const sentence = /[.!?]$/.test(message) ? message : `${message}.`;
+    if (e.cancelled) {
+      panel.done(sentence, 'muted');
+      showStatus(sentence, 'ok');
+    } else {
+      panel.failed(`${title} failed: ${sentence}`);
+      showStatus(`${title} failed: ${sentence}`, 'error');
+    }
+    return undefined;
+  } finally {
+    jobRunning = false;
+  }
+}
+
+async function exportSelection(toPickedFile) {
+  const volume = currentVolume;
+  const paths = topPaths();
+  if (!volume || paths.length === 0) return;
+  const name = zipName(volume, paths);
+  let sink;
+  try {
+    sink = await chooseSink(toPickedFile, name, true);
+  } catch (e) {
+    showStatus(`Couldn't open the save dialog: ${e.message || e}`, 'error');
+    return;
+  }
+  if (!sink) return;
+  const what = paths.length === 1 ? paths[0] : `${paths.length} items`;
+  await runJob(P.EXPORT, { volume: volume.index, paths, name, sink }, `Exporting ${what}`, null, (saved) =>
+    summaryText(saved, saved.sink === 'handle' ? `Saved ${what} to ${saved.name}` : `Saved ${saved.name}`));
+}
+
+async function download(volume, entry, path) {
+  let sink;
+  try {
+    sink = await chooseSink(false, downloadName(entry.name), false);
+  } catch (e) {
+    showStatus(`Couldn't open the save dialog: ${e.message || e}`, 'error');
+    return;
+  }
+  if (!sink) return;
+  await runJob(P.DOWNLOAD, { volume: volume.index, path, sink }, `Downloading ${entry.name}`, (p) => {
+    const pct = p.total > 0 ? Math.floor((p.done / p.total) * 100) : 100;
+    showStatus(`Reading ${entry.name}: ${humanSize(p.done)} of ${humanSize(p.total)} (${pct}%)`, 'busy');
+  }, (saved) => `Saved ${entry.name} (${humanSize(saved.size)}).`);
 }
 
 // ---- sample disk ---------------------------------------------------------
@@ -217,6 +366,8 @@ document.addEventListener('drop', (e) => {
 window.salvageDebug = Object.freeze({ stats: () => ask(P.STATS) });
 
 findSample();
+clearSelection();
+ask(P.STORAGE).then((s) => { storage = s; }, () => {});
 ask(P.VERSION).then(
   (v) => { ui.version.textContent = `v${v}`; document.documentElement.dataset.ready = 'true'; },
   (e) => showStatus(`The Salvage engine could not start: ${e.message}`, 'error'),

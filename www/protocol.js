@@ -12,23 +12,39 @@ export const PROTOCOL_VERSION = 1;
 export const OPEN = 'open';         // {files: File[]} → info record
 export const INFO = 'info';         // {} → info record
 export const LIST = 'list';         // {volume, path} → entry records
-export const DOWNLOAD = 'download'; // {volume, path} → {blob, name, size}
+export const DOWNLOAD = 'download'; // {volume, path, sink} → saved record (see EXPORT)
+export const EXPORT = 'export';     // {volume, paths, name, sink, options} → saved record
+export const CANCEL = 'cancel';     // {target: id of a running DOWNLOAD/EXPORT} → true; handled at once
+export const STORAGE = 'storage';   // {} → {opfs: bool, why}: can exports go to the origin's private storage?
 export const STATS = 'stats';       // {} → io_stats record (debug and tests)
 export const VERSION = 'version';   // {} → version string of the wasm core
 
 // Replies (worker → page).
 export const RESULT = 'result';     // {value}
 export const ERROR = 'error';       // {message}: a sentence for the user
-export const PROGRESS = 'progress'; // {done, total} in bytes
+export const PROGRESS = 'progress'; // {done, total} in bytes, and for DOWNLOAD/EXPORT:
+//   {phase, files_done, files_total, current, rate (bytes/s or null), eta (s or null)}
 
-export const REQUEST_TYPES = [OPEN, INFO, LIST, DOWNLOAD, STATS, VERSION];
+export const REQUEST_TYPES = [OPEN, INFO, LIST, DOWNLOAD, EXPORT, CANCEL, STORAGE, STATS, VERSION];
 
-// Biggest file `download` accepts for now: it is assembled into one Blob,
-// and Blobs much over ~500 MiB fail. Streaming exports come later.
-export const MAX_DOWNLOAD_BYTES = 400 * 1024 * 1024;
+// Where DOWNLOAD and EXPORT write (the request's `sink`):
+//   {kind: 'opfs'}                 a new file in the origin's private storage;
+//                                  the result carries it as `file` to download
+//   {kind: 'handle', handle}       a FileSystemFileHandle from showSaveFilePicker
+//   {kind: 'memory'}               in memory, for browsers with neither; refused
+//                                  above MAX_MEMORY_BYTES (Blobs much over
+//                                  ~500 MiB fail)
+// The saved record: {name, sink, file (opfs/memory only), size, summary}.
+export const MAX_MEMORY_BYTES = 400 * 1024 * 1024;
 
-// Size of each `read` call while downloading.
-export const READ_PIECE_BYTES = 16 * 1024 * 1024;
+// OPFS files written by exports start with this; stale ones are removed
+// when the worker starts and before each new export.
+export const OPFS_PREFIX = 'salvage-export-';
+
+// Bytes of file data an export step works through before the worker
+// writes its output, reports progress and returns to its event loop
+// (which frees ArrayBuffers and lets a cancel in). Well under 256 MiB.
+export const STEP_BYTES = 16 * 1024 * 1024;
 
 export function request(id, type, fields = {}) {
   return { v: PROTOCOL_VERSION, id, type, ...fields };
@@ -38,10 +54,11 @@ export function result(id, value) {
   return { v: PROTOCOL_VERSION, id, type: RESULT, value };
 }
 
-export function error(id, message) {
-  return { v: PROTOCOL_VERSION, id, type: ERROR, message };
+// `cancelled` is true when the request stopped because it was cancelled.
+export function error(id, message, cancelled = false) {
+  return { v: PROTOCOL_VERSION, id, type: ERROR, message, cancelled };
 }
 
-export function progress(id, done, total) {
-  return { v: PROTOCOL_VERSION, id, type: PROGRESS, done, total };
+export function progress(id, done, total, detail = {}) {
+  return { v: PROTOCOL_VERSION, id, type: PROGRESS, done, total, ...detail };
 }

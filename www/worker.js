@@ -1,8 +1,12 @@
 // The worker owns all image state: the wasm module, the open Session and
 // the picked File objects. The page only holds plain records.
-// Requests are handled one at a time, in arrival order.
+// Requests are handled one at a time, in arrival order; downloads and
+// exports in a queue of their own, between whose steps the others run;
+// CANCEL at once: a running download or export checks for it after
+// every step, when it returns to the event loop.
 
 import * as P from './protocol.js';
+import { openSink, cleanStale, probeStorage } from './sink.js';
 
 let wasmReady = null; // cached promise of the module's exports
 let session = null;
@@ -20,6 +24,115 @@ function loadWasm() {
     wasmReady.catch(() => { wasmReady = null; });
   }
   return wasmReady;
+}
+
+let storageProbe = null;
+
+function storage() {
+  if (!storageProbe) storageProbe = probeStorage();
+  return storageProbe;
+}
+
+// Ids of requests the page cancelled (running or still queued).
+const cancelled = new Set();
+
+class Cancelled extends Error {
+  constructor() {
+    super('Cancelled; nothing was saved.');
+    this.cancelled = true;
+  }
+}
+
+// Lets queued messages (a cancel) run and frees the step's ArrayBuffers.
+const toEventLoop = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+// Transfer rate over the last few seconds, for progress and ETA.
+function rateMeter(windowMs = 5000) {
+  const samples = [];
+  return (bytes) => {
+    const now = performance.now();
+    samples.push([now, bytes]);
+    while (samples.length > 2 && now - samples[0][0] > windowMs) samples.shift();
+    const [t0, b0] = samples[0];
+    return now - t0 >= 250 ? ((bytes - b0) * 1000) / (now - t0) : null;
+  };
+}
+
+const MB = (n) => `${(n / 1e6).toLocaleString('en-US', { maximumFractionDigits: 0 })} MB`;
+
+/**
+ * Once the size is known: refuses at once an export to OPFS that can't fit
+ * in the room the browser gives this page, rather than failing hours later.
+ */
+async function checkRoom(p) {
+  if (!navigator.storage || !navigator.storage.estimate) return;
+  const { quota, usage } = await navigator.storage.estimate();
+  if (!Number.isFinite(quota) || !Number.isFinite(usage)) return;
+  // File data plus zip headers, the manifest row and report line per file.
+  const need = p.bytes_total + p.files_total * 600;
+  const room = quota - usage;
+  if (need > room) {
+    throw new Error(`This needs about ${MB(need)} of the browser's storage, but it lets this page use only ${MB(room)} more. ` +
+      'Use “Save to a file…” where offered to write straight to a file of your choice, or select less.');
+  }
+}
+
+/**
+ * Runs a job (ExportJob or FileJob from the wasm core) step by step into
+ * the sink the request names, posting progress; returns the saved record.
+ * On cancel or failure the sink is aborted: no partial file is left.
+ */
+async function save(msg, post, makeJob, name) {
+  if (cancelled.has(msg.id)) throw new Cancelled();
+  const spec = msg.sink || { kind: 'opfs' };
+  await cleanStale();
+  const job = makeJob();
+  let sink = null;
+  try {
+    sink = await openSink(spec, name);
+    const meter = rateMeter();
+    let lastPost = 0;
+    let roomChecked = false;
+    for (;;) {
+      const p = job.step(P.STEP_BYTES);
+      const chunk = p.chunk;
+      if (!roomChecked && p.phase !== 'counting') {
+        roomChecked = true;
+        if (sink.kind === 'opfs') await checkRoom(p);
+      }
+      if (chunk.length > 0) await sink.write(chunk);
+      const now = performance.now();
+      if (p.done || now - lastPost >= 100) {
+        lastPost = now;
+        const rate = p.phase === 'counting' ? null : meter(p.bytes_done);
+        const left = p.bytes_total - p.bytes_done;
+        post(P.progress(msg.id, p.bytes_done, p.bytes_total, {
+          phase: p.phase,
+          files_done: p.files_done,
+          files_total: p.files_total,
+          current: p.current_path,
+          rate,
+          eta: rate && rate > 0 && p.phase !== 'counting' ? left / rate : null,
+        }));
+      }
+      if (p.done) break;
+      await toEventLoop();
+      if (cancelled.has(msg.id)) throw new Cancelled();
+    }
+    const summary = job.finish();
+    if (summary.chunk.length > 0) await sink.write(summary.chunk);
+    delete summary.chunk;
+    const file = await sink.close();
+    const saved = { name: sink.kind === 'handle' ? sink.name : name, sink: sink.kind, size: summary.archive_bytes, summary };
+    if (file) saved.file = file;
+    return saved;
+  } catch (e) {
+    if (sink) await sink.abort();
+    throw e;
+  } finally {
+    job.free();
+    cancelled.delete(msg.id);
+  }
 }
 
 function needSession() {
@@ -59,33 +172,25 @@ const handlers = {
     return needSession().io_stats();
   },
 
+  async [P.STORAGE]() {
+    return storage();
+  },
+
   async [P.DOWNLOAD](msg, post) {
     const s = needSession();
     const entry = s.stat(msg.volume, msg.path);
     if (entry.type !== 'file') {
       throw new Error(`“${entry.name}” is not a regular file, so it can't be downloaded.`);
     }
-    const total = Number(entry.size);
-    if (total > P.MAX_DOWNLOAD_BYTES) {
-      throw new Error(
-        `This file is ${(total / 1048576).toFixed(0)} MiB; downloads over 400 MiB aren't possible yet.`);
-    }
-    const pieces = [];
-    let done = 0;
-    post(P.progress(msg.id, 0, total));
-    while (done < total) {
-      const want = Math.min(P.READ_PIECE_BYTES, total - done);
-      const piece = s.read(msg.volume, msg.path, done, want);
-      if (piece.length === 0) break; // file ended early (e.g. truncated image)
-      pieces.push(piece);
-      done += piece.length;
-      post(P.progress(msg.id, done, total));
-    }
-    if (done !== total) {
-      throw new Error(`Only ${done} of ${total} bytes of “${entry.name}” could be read.`);
-    }
-    const blob = new Blob(pieces, { type: 'application/octet-stream' });
-    return { blob, name: entry.name || baseName(msg.path), size: done };
+    const name = entry.name || baseName(msg.path);
+    return save(msg, post, () => s.export_file(msg.volume, msg.path), name);
+  },
+
+  async [P.EXPORT](msg, post) {
+    const s = needSession();
+    const paths = Array.from(msg.paths || []);
+    if (paths.length === 0) throw new Error('Nothing is selected.');
+    return save(msg, post, () => s.export(msg.volume, paths, msg.options || {}), msg.name || 'salvage-export.zip');
   },
 };
 
@@ -96,6 +201,7 @@ function messageOf(e) {
 }
 
 let queue = Promise.resolve();
+let jobs = Promise.resolve();
 
 self.onmessage = (event) => {
   const msg = event.data;
@@ -106,15 +212,27 @@ self.onmessage = (event) => {
     return;
   }
   const handler = handlers[msg.type];
+  if (msg.type === P.CANCEL) {
+    cancelled.add(msg.target);
+    post(P.result(msg.id, true));
+    return;
+  }
   if (!handler) {
     post(P.error(msg.id, `Unknown request “${msg.type}”.`));
     return;
   }
-  queue = queue.then(async () => {
+  const run = async () => {
     try {
       post(P.result(msg.id, await handler(msg, post)));
     } catch (e) {
-      post(P.error(msg.id, messageOf(e)));
+      post(P.error(msg.id, messageOf(e), e instanceof Cancelled));
     }
-  });
+  };
+  // Downloads and exports take turns on their own queue, so listing and
+  // opening go on between their steps.
+  if (msg.type === P.DOWNLOAD || msg.type === P.EXPORT) jobs = jobs.then(run);
+  else queue = queue.then(run);
 };
+
+// Exports left from an earlier visit: the page has downloaded them by now.
+queue = queue.then(() => cleanStale());

@@ -12,7 +12,7 @@ use std::rc::Rc;
 use salvage::container::Source;
 use salvage::error::{Error, Result};
 use salvage::fs::{FileKind, FileSystem};
-use salvage::image::{Entry, Image};
+use salvage::image::{Entry, Image, OpenOptions};
 use salvage::path::{escape, unescape};
 use salvage::read_at::{CacheConfig, ChunkCache, IoStats, ReadAt};
 
@@ -22,7 +22,7 @@ usage:
   salvage ls IMAGE [--with FILE]... [--volume N] [PATH] [-R] [--json]
   salvage cat IMAGE [--with FILE]... [--volume N] PATH
   salvage stat IMAGE [--with FILE]... [--volume N] PATH [--json]
-  salvage export IMAGE [--with FILE]... [--volume N] PATH... -o OUT.zip
+  salvage export IMAGE [--with FILE]... [--volume N] PATH... -o OUT.zip [--deflate] [--partial]
 
 IMAGE is the disk image; --with adds the other files of the same image
 (split pieces). --volume N is the 1-based index shown by `info`.
@@ -30,8 +30,17 @@ IMAGE is the disk image; --with adds the other files of the same image
 links, times with nanoseconds, device numbers, flags, extended
 attributes (text when printable, else hex) and problems.
 --stats prints, on stderr, how many reads reached the image file(s).
+--no-journal (any command) does not replay ext3/ext4 journals: it shows
+the filesystem as it was on disk before the crash. By default a journal
+that needs recovery is replayed in memory; the image is never written.
 Paths are absolute inside the volume; bytes that are not UTF-8 are
-written and accepted as \\xHH, and a backslash as \\\\.";
+written and accepted as \\xHH, and a backslash as \\\\.
+
+export writes one zip with SALVAGE-REPORT.txt and manifest.csv at its
+root. --deflate compresses files where it pays; --partial keeps files
+with unreadable parts (zeros there). Exit status: 0 all exported intact,
+3 the zip is complete but some files are incomplete or left out (see
+the report), 1 nothing could be exported or the output failed.";
 
 /// A native file read with positioned reads (a seek and a read where the
 /// platform has no positioned read).
@@ -95,8 +104,11 @@ struct Args {
     json: bool,
     recursive: bool,
     stats: bool,
+    no_journal: bool,
     output: Option<String>,
     paths: Vec<String>,
+    deflate: bool,
+    partial: bool,
 }
 
 fn parse(argv: Vec<String>) -> std::result::Result<Args, String> {
@@ -114,6 +126,9 @@ fn parse(argv: Vec<String>) -> std::result::Result<Args, String> {
             "--json" => a.json = true,
             "-R" | "--recursive" => a.recursive = true,
             "--stats" => a.stats = true,
+            "--no-journal" => a.no_journal = true,
+            "--deflate" => a.deflate = true,
+            "--partial" => a.partial = true,
             s if s.starts_with('-') && s.len() > 1 => return Err(format!("unknown option {s}")),
             _ if a.image.is_none() => a.image = Some(arg),
             _ => a.paths.push(arg),
@@ -188,7 +203,7 @@ fn open_image(args: &Args) -> Result<Image> {
     let image = args.image.as_deref().ok_or_else(|| Error::invalid("no image given"))?;
     let main = open_source(image, &stats)?;
     let others = args.with.iter().map(|p| open_source(p, &stats)).collect::<Result<Vec<_>>>()?;
-    Image::open(main, others, stats)
+    Image::open_with(main, others, stats, OpenOptions { replay_journal: !args.no_journal })
 }
 
 fn run(args: &Args) -> Result<ExitCode> {
@@ -197,13 +212,126 @@ fn run(args: &Args) -> Result<ExitCode> {
         "ls" => ls(args),
         "cat" => cat(args),
         "stat" => stat(args),
-        "export" => {
-            let _image = open_image(args)?;
-            salvage::export::not_implemented()?;
-            Ok(ExitCode::SUCCESS)
-        }
+        "export" => export(args),
         other => Err(Error::invalid(format!("unknown command {other:?}; try `salvage --help`"))),
     }
+}
+
+/// Exit status of an export whose zip is complete but holds incomplete
+/// files or lacks damaged ones (the report lists them).
+const EXIT_INCOMPLETE: u8 = 3;
+
+fn export(args: &Args) -> Result<ExitCode> {
+    use salvage::export::{About, Export, ExportOptions, Phase};
+    use std::io::IsTerminal;
+
+    let out_path = args.output.as_deref().ok_or_else(|| Error::invalid("export needs -o OUT.zip"))?;
+    if args.paths.is_empty() {
+        return Err(Error::invalid("export needs at least one path inside the volume, e.g. / or /home"));
+    }
+    let image = open_image(args)?;
+    let index = match args.volume {
+        Some(v) => v,
+        None => image.default_volume()?,
+    };
+    let fs = image.filesystem(index)?;
+    let volume = image.volumes().iter().find(|v| v.index == index);
+    let about = About {
+        image: image.info().image.parts.join(", "),
+        volume: match volume {
+            Some(v) => format!(
+                "{index} ({}{})",
+                v.fs.unwrap_or("?"),
+                v.label.as_deref().map(|l| format!(" \"{l}\"")).unwrap_or_default()
+            ),
+            None => index.to_string(),
+        },
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| salvage::fs::Timestamp { secs: i64::try_from(d.as_secs()).unwrap_or(0), nanos: d.subsec_nanos() })
+        .ok();
+    let options = ExportOptions { deflate: args.deflate, keep_partial: args.partial, now };
+    let selection: Vec<Vec<u8>> = args.paths.iter().map(|p| unescape(p)).collect();
+
+    // Written beside the target and renamed at the end, so a failed or
+    // interrupted export leaves no half zip under the asked name.
+    let part_path = format!("{out_path}.part");
+    let file = std::fs::File::create(&part_path).map_err(|e| Error::io(format!("can't create {part_path}: {e}")))?;
+    let result = (|| {
+        let mut job = Export::new(fs, about, &selection, options, file);
+        let show = std::io::stderr().is_terminal();
+        let started = std::time::Instant::now();
+        let mut last_shown = started;
+        loop {
+            let p = job.step(64 << 20)?;
+            if show && (p.done || last_shown.elapsed().as_millis() >= 500) {
+                last_shown = std::time::Instant::now();
+                let secs = started.elapsed().as_secs_f64().max(0.001);
+                let what = match p.phase {
+                    Phase::Counting => format!("counting: {} files, {}", p.files_total, human(p.bytes_total)),
+                    _ => format!(
+                        "{}/{} files, {} of {} ({:.0} MB/s) {}",
+                        p.files_done,
+                        p.files_total,
+                        human(p.bytes_done),
+                        human(p.bytes_total),
+                        p.bytes_done as f64 / 1e6 / secs,
+                        p.current_path
+                    ),
+                };
+                let mut line: String = what.chars().take(150).collect();
+                line.push_str("\x1b[K");
+                eprint!("\r{line}");
+            }
+            if p.done {
+                if show {
+                    eprintln!();
+                }
+                break;
+            }
+        }
+        let (file, summary) = job.finish()?;
+        file.sync_all().map_err(|e| Error::io(format!("writing {part_path}: {e}")))?;
+        Ok::<_, Error>(summary)
+    })();
+    let summary = match result {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = std::fs::remove_file(&part_path);
+            return Err(e);
+        }
+    };
+    if summary.entries_written == 0 && summary.specials == 0 {
+        let _ = std::fs::remove_file(&part_path);
+        return Err(Error::not_found(format!(
+            "nothing could be exported ({} problem(s): {} left out, {} folder(s) unreadable or paths not found)",
+            summary.skipped.saturating_add(summary.walk_problems),
+            summary.skipped,
+            summary.walk_problems
+        )));
+    }
+    std::fs::rename(&part_path, out_path).map_err(|e| Error::io(format!("can't rename {part_path} to {out_path}: {e}")))?;
+    let n = |count: u64, one: &str, many: &str| format!("{count} {}", if count == 1 { one } else { many });
+    eprintln!(
+        "exported {} ({}), {}, {} into {out_path} ({})",
+        n(summary.files_ok, "file", "files"),
+        human(summary.bytes_ok),
+        n(summary.dirs, "folder", "folders"),
+        n(summary.symlinks, "symlink", "symlinks"),
+        human(summary.archive_bytes)
+    );
+    if summary.specials > 0 {
+        eprintln!("{} special file(s) (devices, fifos, sockets) listed in the manifest but not stored", summary.specials);
+    }
+    if summary.is_complete() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!(
+        "salvage: not everything could be exported: {} file(s) incomplete, {} entr(ies) left out, {} folder problem(s); see {} in the zip",
+        summary.files_incomplete, summary.skipped, summary.walk_problems, summary.report_name
+    );
+    Ok(ExitCode::from(EXIT_INCOMPLETE))
 }
 
 fn human(bytes: u64) -> String {

@@ -18,6 +18,7 @@ impl BlobSource {
         let reader = web_sys::FileReaderSync::new()
             .map_err(|_| Error::unsupported("reading files needs FileReaderSync, which only exists in a Web Worker"))?;
         // Blob sizes are integers below 2^53.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let size = blob.size() as u64;
         Ok(BlobSource { blob, reader, size })
     }
@@ -30,7 +31,8 @@ impl ReadAt for BlobSource {
 
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
         check_range(offset, buf.len(), self.size)?;
-        let end = offset + buf.len() as u64;
+        // check_range proved offset + len <= size.
+        let end = offset.saturating_add(u64::try_from(buf.len()).unwrap_or(u64::MAX));
         let fail = |what: &str| Error::io(format!("the browser could not read {} bytes of the file: {what}", buf.len())).at_offset(offset);
         let slice = self.blob.slice_with_f64_and_f64(offset as f64, end as f64).map_err(|_| fail("slice failed"))?;
         let data = self.reader.read_as_array_buffer(&slice).map_err(|e| {

@@ -8,8 +8,10 @@
 //! is one sentence for the user.
 
 mod blob;
+mod export;
 
 pub use blob::BlobSource;
+pub use export::{ExportJob, FileJob};
 
 use std::rc::Rc;
 
@@ -18,7 +20,7 @@ use wasm_bindgen::prelude::*;
 use crate::container::Source;
 use crate::error::Error;
 use crate::fs::FileKind;
-use crate::image::Image;
+use crate::image::{Image, OpenOptions};
 use crate::path::{escape, unescape};
 use crate::read_at::{CacheConfig, ChunkCache, IoStats};
 
@@ -49,6 +51,12 @@ impl Session {
     /// Opens the image made of `files` (an array of `File`s: the image,
     /// plus split pieces selected with it). Must run in a worker.
     pub fn open(files: js_sys::Array) -> Result<Session, JsError> {
+        Self::open_with(files, true)
+    }
+
+    /// [`Session::open`], choosing whether ext3/ext4 journals that need
+    /// recovery are replayed in memory (`false` shows the pre-crash state).
+    pub fn open_with(files: js_sys::Array, replay_journal: bool) -> Result<Session, JsError> {
         let stats = Rc::new(IoStats::default());
         let mut sources = Vec::new();
         for f in files.iter() {
@@ -62,7 +70,7 @@ impl Session {
             return Err(JsError::new("no file was given"));
         }
         let main = sources.remove(0);
-        let image = Image::open(main, sources, stats).map_err(js_err)?;
+        let image = Image::open_with(main, sources, stats, OpenOptions { replay_journal }).map_err(js_err)?;
         Ok(Session { image })
     }
 
@@ -90,10 +98,11 @@ impl Session {
     /// shorter at the end of the file, empty past it.
     pub fn read(&self, volume: u32, path: &str, offset: f64, len: u32) -> Result<js_sys::Uint8Array, JsError> {
         const MAX_READ: u32 = 64 << 20;
-        if !(offset >= 0.0 && offset <= 9_007_199_254_740_991.0 && offset.fract() == 0.0) {
+        if !((0.0..=9_007_199_254_740_991.0).contains(&offset) && offset.fract() == 0.0) {
             return Err(JsError::new("read offset must be a whole number of bytes"));
         }
         // Checked above: a non-negative integer within 2^53.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let offset = offset as u64;
         let fs = self.image.filesystem(volume).map_err(js_err)?;
         let raw = unescape(path);
@@ -107,12 +116,12 @@ impl Session {
         let mut done = 0usize;
         while done < buf.len() {
             let n = fs
-                .read_at(inode, offset + done as u64, &mut buf[done..])
+                .read_at(inode, offset.saturating_add(u64::try_from(done).unwrap_or(u64::MAX)), &mut buf[done..])
                 .map_err(|e| js_err(e.context(format!("reading {}", escape(&raw)))))?;
             if n == 0 {
                 break;
             }
-            done += n;
+            done = done.saturating_add(n);
         }
         buf.truncate(done);
         Ok(js_sys::Uint8Array::from(&buf[..]))

@@ -5,11 +5,16 @@
 // build fixtures (bash tests/fixtures/make.sh DIR), then
 //   SALVAGE_FIXTURES=DIR npm test        (default DIR: tests/fixtures/out)
 // SALVAGE_CHROMIUM overrides /usr/bin/chromium. Screenshots go to test-results/.
+// export.test.mjs runs each test in a persistent profile (OPFS needs one),
+// builds its images with mke2fs -d, compares with the native CLI when one
+// is built (SALVAGE_CLI, or target/ or $CARGO_TARGET_DIR release/debug),
+// and its 5 GiB test needs 7 GiB free in the temp folder (else skipped).
 // To work on the page without the wasm build: cp tests/e2e/mock-pkg/* www/pkg/.
 
-import { spawn } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -33,9 +38,9 @@ export function sha256(bytes) {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-/** Starts scripts/serve.py on a free port; resolves to {origin, stop}. */
-export function startServer() {
-  const child = spawn('python3', [join(ROOT, 'scripts/serve.py'), '--port', '0', '--dir', join(ROOT, 'www')], {
+/** Starts scripts/serve.py for `dir` on a free port; resolves to {origin, stop}. */
+export function startServer(dir = join(ROOT, 'www')) {
+  const child = spawn('python3', [join(ROOT, 'scripts/serve.py'), '--port', '0', '--dir', dir], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolvePromise, reject) => {
@@ -62,12 +67,7 @@ export function startServer() {
 }
 
 export async function launchBrowser() {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: BROWSER_ARGS });
 }
 
 /**
@@ -183,6 +183,7 @@ export function chromiumRssBytes(pid = process.pid) {
     } catch { /* process went away */ }
   }
   let total = 0;
+  let pssTotal = 0;
   let counted = 0;
   const stack = [...(children.get(pid) || [])];
   const seen = new Set();
@@ -197,9 +198,116 @@ export function chromiumRssBytes(pid = process.pid) {
       if (/^chrom/i.test(name) && m) {
         total += Number(m[1]) * 1024;
         counted += 1;
+        // PSS splits shared pages among the processes that map them.
+        try {
+          const pss = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'));
+          if (pss) pssTotal += Number(pss[1]) * 1024;
+        } catch { /* gone, or no smaps_rollup */ }
       }
     } catch { /* gone */ }
     stack.push(...(children.get(p) || []));
   }
-  return { bytes: total, processes: counted };
+  return { bytes: total, pss: pssTotal, processes: counted };
+}
+
+// ---- exports (OPFS needs a persistent context) ----------------------------
+
+const BROWSER_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+/**
+ * A persistent Chromium context (OPFS works there) in a fresh profile
+ * directory, on the served app, with errors recorded like openApp.
+ * `initScript` runs in the page before its own scripts. close() removes
+ * the profile.
+ */
+export async function openPersistentApp(origin, { initScript = null } = {}) {
+  const profile = mkdtempSync(join(tmpdir(), 'salvage-e2e-profile-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM, headless: true, args: BROWSER_ARGS, acceptDownloads: true,
+    viewport: { width: 1200, height: 800 },
+  });
+  const errors = [];
+  const page = context.pages()[0] || await context.newPage();
+  if (initScript) await page.addInitScript(initScript);
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    if (/\/sample\/sample-img-gz\.js$/.test(m.location().url)) return;
+    errors.push(`console: ${m.text()} (${m.location().url})`);
+  });
+  await page.goto(`${origin}/`);
+  await page.waitForSelector('html[data-ready="true"]', { timeout: 20_000 });
+  return {
+    context, page, errors, profile,
+    close: async () => { await context.close(); rmSync(profile, { recursive: true, force: true }); },
+  };
+}
+
+/** Names in the page's origin private file system (top level). */
+export function opfsNames(page) {
+  return page.evaluate(async () => {
+    const dir = await navigator.storage.getDirectory();
+    const names = [];
+    for await (const name of dir.keys()) names.push(name);
+    return names.sort();
+  });
+}
+
+/** Ticks the checkbox "Select NAME" in the listing. */
+export async function select(page, name) {
+  await page.getByRole('checkbox', { name: `Select ${name}`, exact: true }).check();
+}
+
+/** Waits until the job panel shows an outcome; returns its text. */
+export async function jobOutcome(page, timeout = 120_000) {
+  await page.waitForSelector('#job:not([aria-busy]) .job-outcome:not(:empty)', { timeout });
+  return (await page.textContent('#job .job-outcome')).trim();
+}
+
+/** Clicks "Download selected"; resolves to the Download once saved. */
+export async function exportSelected(page, timeout = 120_000) {
+  const [dl] = await Promise.all([
+    page.waitForEvent('download', { timeout }),
+    page.getByRole('button', { name: 'Download selected' }).click(),
+  ]);
+  await dl.path();
+  return dl;
+}
+
+/** Runs tests/e2e/zipcheck.py on a zip; its JSON. */
+export function checkZip(path, { quick = false } = {}) {
+  const out = execFileSync('python3', [join(ROOT, 'tests/e2e/zipcheck.py'), path, ...(quick ? ['--quick'] : [])],
+    { maxBuffer: 64 << 20 });
+  return JSON.parse(out);
+}
+
+/**
+ * The native CLI, to compare the page's bytes with `salvage cat`:
+ * $SALVAGE_CLI, or a built target/{release,debug}/salvage (also under
+ * $CARGO_TARGET_DIR); null if none is built.
+ */
+export function salvageCli() {
+  const dirs = [process.env.CARGO_TARGET_DIR, join(ROOT, 'target')].filter(Boolean);
+  const candidates = [process.env.SALVAGE_CLI, ...dirs.flatMap((d) => [join(d, 'release/salvage'), join(d, 'debug/salvage')])];
+  return candidates.find((p) => p && existsSync(p)) || null;
+}
+
+/**
+ * Samples chromiumRssBytes() every `ms` until stop(); stop() →
+ * {peak, peakPss, samples} (sums over the Chromium processes, bytes).
+ */
+export function sampleRss(ms = 500) {
+  let peak = 0;
+  let peakPss = 0;
+  let samples = 0;
+  const take = () => {
+    const { bytes, pss } = chromiumRssBytes();
+    peak = Math.max(peak, bytes);
+    peakPss = Math.max(peakPss, pss);
+    samples += 1;
+  };
+  take();
+  const timer = setInterval(take, ms);
+  return { stop: () => { clearInterval(timer); take(); return { peak, peakPss, samples }; } };
 }

@@ -6,8 +6,14 @@
 //! [`extent`], [`block_map`], [`dir`], [`inline`], [`xattr`]; [`file_map`]
 //! joins the two mapping kinds into runs.
 //!
-//! Deviations: the journal is not replayed (reported in `info()`);
-//! encrypted contents are not read. Every checksum metadata_csum (or
+//! Deviations: the journal ([`jbd2`], [`journal`]) is replayed in memory
+//! when the filesystem needs recovery, never written back: the filesystem
+//! is reopened on an [`overlay`] that serves replayed blocks from the
+//! journal, and a damaged journal ends the replay early or is skipped with
+//! a problem, never making the filesystem unopenable (`info()` says what
+//! happened; [`Ext4Options`] turns replay off). Fast-commit blocks and
+//! external journal devices are not replayed. Encrypted contents are not
+//! read. Every checksum metadata_csum (or
 //! gdt_csum) defines for the structures read here is verified: superblock,
 //! group descriptors (at open for the first 16384 groups, and each time an
 //! inode's group is used), inodes, directory leaf blocks, htree root and
@@ -42,9 +48,13 @@ mod checksum;
 mod dir;
 mod extent;
 mod file_map;
+#[doc(hidden)] pub mod fuzzing;
 mod group;
 mod inline;
 mod inode;
+mod jbd2;
+mod journal;
+mod overlay;
 mod superblock;
 mod xattr;
 
@@ -60,7 +70,7 @@ use extent::Extent;
 use file_map::Run;
 use group::GroupDesc;
 use inode::Inode;
-use superblock::Superblock;
+use superblock::{SbJournal, Superblock};
 
 /// The root directory's inode number.
 const EXT4_ROOT_INO: u64 = 2;
@@ -95,10 +105,27 @@ struct Loaded {
     problems: Vec<String>,
 }
 
+/// How to open an ext2/3/4 filesystem.
+#[derive(Clone, Debug)]
+pub struct Ext4Options {
+    /// Replay the journal in memory when the filesystem needs recovery
+    /// (the default). Off shows the state before the crash.
+    pub replay_journal: bool,
+}
+
+impl Default for Ext4Options {
+    fn default() -> Self {
+        Ext4Options { replay_journal: true }
+    }
+}
+
 /// An opened ext2/3/4 filesystem.
 pub struct Ext4Fs {
     reader: Reader,
     sb: Superblock,
+    sb_journal: SbJournal,
+    /// What happened to the journal, for `info()`.
+    journal_line: Option<String>,
     /// Where the superblock in use was read, for `info()`.
     sb_source: String,
     problems: Vec<String>,
@@ -107,9 +134,52 @@ pub struct Ext4Fs {
 }
 
 impl Ext4Fs {
-    /// Opens the filesystem that starts at byte 0 of `reader`.
+    /// Opens the filesystem that starts at byte 0 of `reader`, replaying
+    /// its journal in memory if it needs recovery.
     pub fn open(reader: Reader) -> Result<Ext4Fs> {
-        let (sb, sb_source, mut problems) = find_superblock(&reader)?;
+        Self::open_with(reader, &Ext4Options::default())
+    }
+
+    /// Opens the filesystem that starts at byte 0 of `reader`.
+    pub fn open_with(reader: Reader, options: &Ext4Options) -> Result<Ext4Fs> {
+        let plain = Self::open_unreplayed(reader.clone())?;
+        let outcome = journal::recover(&plain, &plain.sb_journal, options.replay_journal);
+        let mut fs = match outcome.replay {
+            Some(blocks) => {
+                let overlay: Reader = Rc::new(overlay::JournalOverlay::new(reader, plain.block_size(), blocks));
+                match Self::open_unreplayed(overlay) {
+                    Ok(mut replayed) => {
+                        replayed.journal_line = outcome.line;
+                        replayed
+                    }
+                    Err(e) => {
+                        let mut plain = plain;
+                        plain.journal_line = Some("needs recovery, not replayed (the replayed superblock is unreadable)".into());
+                        plain.problems.push(format!(
+                            "after journal replay the superblock is unreadable ({e}); showing the filesystem without replay"
+                        ));
+                        plain
+                    }
+                }
+            }
+            None => {
+                let mut plain = plain;
+                plain.journal_line = outcome.line;
+                plain
+            }
+        };
+        fs.problems.extend(outcome.problems);
+        // A filesystem whose root can't be read is still worth opening:
+        // other inodes may be fine. Say so, though.
+        if let Err(e) = fs.read_inode(EXT4_ROOT_INO) {
+            fs.problems.push(format!("the root directory is unreadable: {e}"));
+        }
+        Ok(fs)
+    }
+
+    /// Opens the filesystem as the bytes of `reader` are, journal aside.
+    fn open_unreplayed(reader: Reader) -> Result<Ext4Fs> {
+        let (sb, sb_journal, sb_source, mut problems) = find_superblock(&reader)?;
         problems.extend(sb.feature_problems());
         let fs_bytes = sb.blocks_count.saturating_mul(u64::from(sb.block_size));
         if reader.size() < fs_bytes {
@@ -118,22 +188,18 @@ impl Ext4Fs {
                 reader.size()
             ));
         }
-        let fs = Ext4Fs {
+        let mut fs = Ext4Fs {
             reader,
             sb,
+            sb_journal,
+            journal_line: None,
             sb_source,
             problems,
             last: RefCell::new(None),
             indirect_cache: RefCell::new(HashMap::new()),
         };
-        // A filesystem whose root can't be read is still worth opening:
-        // other inodes may be fine. Say so, though.
-        let mut fs = fs;
         let gdt_problems = fs.check_group_descriptors();
         fs.problems.extend(gdt_problems);
-        if let Err(e) = fs.read_inode(EXT4_ROOT_INO) {
-            fs.problems.push(format!("the root directory is unreadable: {e}"));
-        }
         Ok(fs)
     }
 
@@ -260,8 +326,8 @@ impl Ext4Fs {
     }
 
     /// The run around file block `logical` of a block-mapped or extent file.
-    fn run_at(&self, l: &Loaded, logical: u64) -> Result<Run> {
-        match &l.map {
+    fn run_at(&self, map: &Mapping, logical: u64) -> Result<Run> {
+        match map {
             Mapping::Extents(ex) => Ok(file_map::extent_run(ex, logical)),
             Mapping::BlockMap(ptrs) => {
                 let read = |n: u64| self.indirect(n);
@@ -299,7 +365,7 @@ impl Ext4Fs {
             // The block size is at least 1024.
             #[allow(clippy::arithmetic_side_effects)]
             let (logical, within) = (pos / bs, pos % bs);
-            let run = self.run_at(l, logical).map_err(|e| e.at_offset(pos))?;
+            let run = self.run_at(&l.map, logical).map_err(|e| e.at_offset(pos))?;
             let avail = run.len.saturating_mul(bs).saturating_sub(within).max(1);
             let n = usize::try_from(avail).unwrap_or(usize::MAX).min(want.saturating_sub(done));
             let end = done.saturating_add(n);
@@ -394,7 +460,7 @@ impl Ext4Fs {
 /// valid backup; for volumes signature detection found nothing on.
 pub fn detect_from_backup(reader: &Reader) -> Option<crate::fs::detect::Detected> {
     use crate::fs::detect::{Detected, FsKind};
-    let (sb, source, _) = find_superblock(reader).ok()?;
+    let (sb, _, source, _) = find_superblock(reader).ok()?;
     if sb.found_in_group == 0 {
         return None;
     }
@@ -413,7 +479,7 @@ pub fn detect_from_backup(reader: &Reader) -> Option<crate::fs::detect::Detected
 
 /// The primary superblock, or when it is unreadable or invalid the first
 /// valid backup: (superblock, where it was found, problems).
-fn find_superblock(reader: &Reader) -> Result<(Superblock, String, Vec<String>)> {
+fn find_superblock(reader: &Reader) -> Result<(Superblock, SbJournal, String, Vec<String>)> {
     let primary = read_vec(&**reader, superblock::SUPERBLOCK_OFFSET, superblock::SUPERBLOCK_BYTES)
         .map_err(|e| e.context("reading the ext4 superblock"));
     let hint = match &primary {
@@ -423,10 +489,10 @@ fn find_superblock(reader: &Reader) -> Result<(Superblock, String, Vec<String>)>
     let primary_at = format!("primary at byte {}", superblock::SUPERBLOCK_OFFSET);
     // A primary whose checksum fails is kept only when no backup is valid
     // (as e2fsck does); a backup must then carry the same UUID.
-    let (primary_error, damaged_primary) = match primary.and_then(|b| Superblock::from_bytes(&b)) {
-        Ok(sb) => match sb.checksum_problem.clone() {
-            None => return Ok((sb, primary_at, Vec::new())),
-            Some(p) => (Error::corrupt(p).at_offset(superblock::SUPERBLOCK_OFFSET), Some(sb)),
+    let (primary_error, damaged_primary) = match primary.and_then(|b| Ok((Superblock::from_bytes(&b)?, SbJournal::from_bytes(&b)))) {
+        Ok((sb, sbj)) => match sb.checksum_problem.clone() {
+            None => return Ok((sb, sbj, primary_at, Vec::new())),
+            Some(p) => (Error::corrupt(p).at_offset(superblock::SUPERBLOCK_OFFSET), Some((sb, sbj))),
         },
         Err(e) => (e, None),
     };
@@ -442,18 +508,18 @@ fn find_superblock(reader: &Reader) -> Result<(Superblock, String, Vec<String>)>
         if sb.block_size != bs || group_start != Some(at) || !nr_ok || sb.checksum_problem.is_some() || g >= u64::from(sb.group_count) {
             continue;
         }
-        if damaged_primary.as_ref().is_some_and(|p| p.s_uuid != sb.s_uuid) {
+        if damaged_primary.as_ref().is_some_and(|(p, _)| p.s_uuid != sb.s_uuid) {
             continue;
         }
         sb.found_in_group = g;
         let problem = format!(
             "the primary superblock is unusable ({primary_error}); using the backup in group {g} at byte {at}, whose counts and times may be out of date"
         );
-        return Ok((sb, format!("backup in group {g} at byte {at}"), vec![problem]));
+        return Ok((sb, SbJournal::from_bytes(&bytes), format!("backup in group {g} at byte {at}"), vec![problem]));
     }
-    if let Some(sb) = damaged_primary {
+    if let Some((sb, sbj)) = damaged_primary {
         let problem = format!("the primary superblock is damaged ({primary_error}) and no valid backup was found; it is used anyway");
-        return Ok((sb, primary_at, vec![problem]));
+        return Ok((sb, sbj, primary_at, vec![problem]));
     }
     Err(primary_error.context("no valid backup superblock was found either"))
 }
@@ -476,6 +542,8 @@ struct DirBlocks<'a> {
     /// The directory inode's checksum seed (metadata_csum).
     csum_seed: Option<u32>,
     indexed: bool,
+    /// Blocks read so far: more than the image holds means blocks mapped twice.
+    blocks_read: u64,
 }
 
 impl DirBlocks<'_> {
@@ -483,7 +551,7 @@ impl DirBlocks<'_> {
     fn fill(&mut self) {
         let bs = self.fs.block_size();
         let block = self.next_block;
-        let run = match self.fs.run_at(&self.loaded, block) {
+        let run = match self.fs.run_at(&self.loaded.map, block) {
             Ok(r) => r,
             Err(e) => {
                 self.next_block = self.next_block.saturating_add(1);
@@ -503,6 +571,15 @@ impl DirBlocks<'_> {
             return;
         }
         self.next_block = block.saturating_add(1);
+        self.blocks_read = self.blocks_read.saturating_add(1);
+        if self.blocks_read > self.fs.reader.size().checked_div(bs).unwrap_or(u64::MAX) {
+            self.next_block = self.block_count;
+            self.pending.push_back(err(Error::corrupt(format!(
+                "directory maps more blocks than the image holds; stopped at block {block}"
+            ))
+            .at_inode(self.ino)));
+            return;
+        }
         let base = block.saturating_mul(bs);
         let mut buf = match alloc_bytes(bs, 1 << 16, "directory block") {
             Ok(b) => b,
@@ -627,10 +704,14 @@ impl FileSystem for Ext4Fs {
         if let Some(p) = superblock::c_string(&sb.s_last_mounted) {
             details.push(("last mounted on".to_string(), p));
         }
-        let max = if sb.s_max_mnt_count < 0 { "no limit".to_string() } else { sb.s_max_mnt_count.to_string() };
-        details.push(("mount count".to_string(), format!("{} (check after {max})", sb.s_mnt_count)));
-        if sb.has_compat(superblock::COMPAT_HAS_JOURNAL) {
-            details.push(("journal".to_string(), "present (not replayed)".to_string()));
+        let max = if sb.s_max_mnt_count <= 0 {
+            "no forced check".to_string()
+        } else {
+            format!("forced check after {}", sb.s_max_mnt_count)
+        };
+        details.push(("mount count".to_string(), format!("{} ({max})", sb.s_mnt_count)));
+        if let Some(line) = &self.journal_line {
+            details.push(("journal".to_string(), line.clone()));
         }
         FsInfo {
             format: sb.format_name().to_string(),
@@ -710,6 +791,7 @@ impl FileSystem for Ext4Fs {
             hidden_warnings: 0,
             csum_seed,
             indexed,
+            blocks_read: 0,
         }))
     }
 

@@ -340,9 +340,6 @@ impl Superblock {
         if odd & !known != 0 {
             out.push(format!("unknown incompatible features {:#x}; some files may read wrongly", odd & !known));
         }
-        if self.has_incompat(0x4) {
-            out.push("the journal needs recovery; recent changes in it were not replayed".to_string());
-        }
         out
     }
 
@@ -410,6 +407,44 @@ impl Superblock {
             h[8..10].concat(),
             h[10..16].concat()
         ))
+    }
+}
+
+// ---- Journal fields (used by journal.rs) -------------------------------
+
+// s_feature_incompat
+pub(crate) const INCOMPAT_RECOVER: u32 = 0x4;
+pub(crate) const INCOMPAT_JOURNAL_DEV: u32 = 0x8;
+/// s_jnl_backup_type: s_jnl_blocks holds a copy of the journal inode's i_block.
+const EXT3_JNL_BACKUP_BLOCKS: u8 = 1;
+
+/// Where the superblock says the journal is (super.rst, "s_journal_uuid"
+/// to "s_jnl_blocks").
+#[derive(Clone, Debug)]
+pub(crate) struct SbJournal {
+    pub s_journal_uuid: [u8; 16],
+    pub s_journal_inum: u32,
+    pub s_journal_dev: u32,
+    /// The backup of the journal inode's i_block (60 bytes) and its size,
+    /// when s_jnl_backup_type says it is there.
+    pub backup: Option<([u8; 60], u64)>,
+}
+
+impl SbJournal {
+    /// Reads the journal fields of the 1024 superblock bytes.
+    pub fn from_bytes(b: &[u8]) -> SbJournal {
+        let s_jnl_backup_type = le8(b, 0xFD);
+        let s_jnl_blocks = array::<68>(b, 0x10C);
+        let backup = (s_jnl_backup_type == EXT3_JNL_BACKUP_BLOCKS).then(|| {
+            // s_jnl_blocks[15] is i_size_high, [16] is i_size.
+            (array::<60>(&s_jnl_blocks, 0), lo_hi(le32(&s_jnl_blocks, 64), le32(&s_jnl_blocks, 60)))
+        });
+        SbJournal {
+            s_journal_uuid: array::<16>(b, 0xD0),
+            s_journal_inum: le32(b, 0xE0),
+            s_journal_dev: le32(b, 0xE4),
+            backup,
+        }
     }
 }
 
