@@ -528,3 +528,28 @@ fn the_top_of_a_chain_is_found_whichever_file_comes_first() {
     let disk = open(&parent, &[]).unwrap();
     assert_eq!(disk.parts, ["parent.vdi"]);
 }
+
+/// Inputs the container fuzz targets crashed or hung on
+/// (fuzz/regressions/container_*/) stay fixed: each runs through the same
+/// entry point quickly and without a panic.
+#[test]
+fn fuzz_regressions_stay_fixed() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
+    let targets: [(&str, fn(&[u8])); 3] = [
+        ("container_qcow2", salvage::container::qcow2::fuzz),
+        ("container_vhdx", salvage::container::vhdx::fuzz),
+        ("container_vdi", salvage::container::vdi::fuzz),
+    ];
+    for (target, fuzz) in targets {
+        let Ok(dir) = std::fs::read_dir(root.join(target)) else { continue };
+        for f in dir.flatten().map(|e| e.path()) {
+            let name = f.file_name().unwrap().to_string_lossy().into_owned();
+            if name.starts_with('.') || name.ends_with(".md") {
+                continue;
+            }
+            let t = std::time::Instant::now();
+            fuzz(&std::fs::read(&f).unwrap());
+            assert!(t.elapsed() < std::time::Duration::from_secs(20), "{target}/{name} took {:?}", t.elapsed());
+        }
+    }
+}

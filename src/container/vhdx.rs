@@ -369,10 +369,11 @@ impl VhdxDisk {
         let to_block_end = bs - within;
         let entry = self.bat(block + block / self.chunk_ratio)?;
         let file_offset = entry & !0xf_ffff;
+        let past_any_file = || Error::corrupt(format!("BAT entry of block {block} points past any file ({entry:#x})"));
         match entry & 7 {
             PAYLOAD_NOT_PRESENT => Ok((VhdxRun::Parent, to_block_end)),
             PAYLOAD_UNDEFINED | PAYLOAD_ZERO | PAYLOAD_UNMAPPED => Ok((VhdxRun::Zero, to_block_end)),
-            PAYLOAD_FULLY_PRESENT => Ok((VhdxRun::File(file_offset + within), to_block_end)),
+            PAYLOAD_FULLY_PRESENT => Ok((VhdxRun::File(file_offset.checked_add(within).ok_or_else(past_any_file)?), to_block_end)),
             PAYLOAD_PARTIALLY_PRESENT => {
                 let chunk = block / self.chunk_ratio;
                 let sb = self.bat(chunk * (self.chunk_ratio + 1) + self.chunk_ratio)?;
@@ -389,7 +390,7 @@ impl VhdxDisk {
                 // Read the bitmap bytes up to the block end (at most 64 KiB) and find the run.
                 let first_byte = sector_in_chunk / 8;
                 let end_byte = last_in_block.div_ceil(8);
-                let bytes = read_vec(&*self.file, bitmap + first_byte, (end_byte - first_byte).min(64 * KIB) as usize)?;
+                let bytes = read_vec(&*self.file, bitmap.checked_add(first_byte).ok_or_else(past_any_file)?, (end_byte - first_byte).min(64 * KIB) as usize)?;
                 let bit = |s: u64| -> Option<bool> {
                     let i = usize::try_from(s / 8 - first_byte).ok()?;
                     bytes.get(i).map(|b| b & (1 << (s % 8)) != 0)
@@ -401,7 +402,7 @@ impl VhdxDisk {
                 }
                 let run = (s * lss - ((block % self.chunk_ratio) * bs + within)).min(to_block_end);
                 if present {
-                    Ok((VhdxRun::File(file_offset + within), run))
+                    Ok((VhdxRun::File(file_offset.checked_add(within).ok_or_else(past_any_file)?), run))
                 } else {
                     Ok((VhdxRun::Parent, run))
                 }

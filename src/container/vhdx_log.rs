@@ -213,6 +213,12 @@ impl VhdxReplayed {
         let mut data_bytes = 0u64;
         for e in &chain[first..] {
             for (offset, content, count) in &e.writes {
+                if count.checked_mul(SECTOR).and_then(|n| offset.checked_add(n)).is_none() {
+                    return Err(Error::corrupt(format!(
+                        "log entry {} writes {count} sectors at {offset:#x}, past any file: the log can't be replayed",
+                        e.sequence
+                    )));
+                }
                 total = total.saturating_add(*count);
                 if total > MAX_OVERLAY_SECTORS {
                     return Err(Error::unsupported(format!(
