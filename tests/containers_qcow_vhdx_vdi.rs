@@ -535,7 +535,8 @@ fn the_top_of_a_chain_is_found_whichever_file_comes_first() {
 #[test]
 fn fuzz_regressions_stay_fixed() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
-    let targets: [(&str, fn(&[u8])); 3] = [
+    type Target = (&'static str, fn(&[u8]));
+    let targets: [Target; 3] = [
         ("container_qcow2", salvage::container::qcow2::fuzz),
         ("container_vhdx", salvage::container::vhdx::fuzz),
         ("container_vdi", salvage::container::vdi::fuzz),

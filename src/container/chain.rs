@@ -85,7 +85,7 @@ pub fn human_bytes(bytes: u64) -> String {
         unit += 1;
     }
     let scale = 1u64 << (10 * unit);
-    if bytes % scale == 0 {
+    if bytes.is_multiple_of(scale) {
         return format!("{} {}", bytes / scale, UNITS[unit]);
     }
     // Not a round number: one decimal.

@@ -145,7 +145,7 @@ impl Qcow2Header {
             1 => Qcow2Compression::Zstd,
             n => return Err(Error::unsupported(format!("compression type {n} is not supported (only zlib and zstd)"))),
         };
-        if l1_table_offset % cluster_size != 0 && l1_size > 0 {
+        if !l1_table_offset.is_multiple_of(cluster_size) && l1_size > 0 {
             return Err(Error::corrupt(format!("the L1 table offset {l1_table_offset:#x} is not cluster aligned")));
         }
         // Extensions run from the header end to the backing name or the cluster end.

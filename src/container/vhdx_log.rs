@@ -104,12 +104,12 @@ impl LogRing<'_> {
             let d = (64 + i * 32) as usize;
             let sig = &whole[d..d + 4];
             let file_offset = le64(&whole, d + 16);
-            if le64(&whole, d + 24) != sequence || file_offset % SECTOR != 0 {
+            if le64(&whole, d + 24) != sequence || !file_offset.is_multiple_of(SECTOR) {
                 return None;
             }
             if sig == b"zero" {
                 let zero_length = le64(&whole, d + 8);
-                if zero_length % SECTOR != 0 {
+                if !zero_length.is_multiple_of(SECTOR) {
                     return None;
                 }
                 writes.push((file_offset, None, zero_length / SECTOR));
@@ -154,7 +154,7 @@ impl VhdxReplayed {
     /// Replays the active sequence of the log at `[log_offset, +log_length)`
     /// of `file`; `Ok(None)` when the log holds no valid sequence.
     pub fn replay(file: Reader, log_offset: u64, log_length: u64, log_guid: &[u8; 16]) -> Result<Option<(Self, String)>> {
-        if log_length == 0 || log_length % SECTOR != 0 || log_length > MAX_LOG_BYTES {
+        if log_length == 0 || !log_length.is_multiple_of(SECTOR) || log_length > MAX_LOG_BYTES {
             return Err(Error::unsupported(format!(
                 "the log must be replayed but its length ({log_length} bytes) is not a multiple of 4 KiB up to {MAX_LOG_BYTES}"
             )));
