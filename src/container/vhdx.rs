@@ -560,10 +560,26 @@ pub fn open(main: Source, mut others: Vec<Source>, depth: usize) -> Result<Disk>
 }
 
 /// Fuzzing entry point: open `data` as a VHDX image and read a few ranges.
+///
+/// The CRCs of the headers and region tables are fixed up first when the
+/// first byte after the file identifier is even, so mutations reach the
+/// metadata, BAT and log instead of stopping at a checksum; odd inputs keep
+/// their checksums as they are.
 #[doc(hidden)]
 pub fn fuzz(data: &[u8]) {
     use crate::read_at::MemReader;
-    let src = Source { name: "fuzz.vhdx".into(), reader: Rc::new(MemReader::new(data.to_vec())) };
+    let mut data = data.to_vec();
+    if data.get(8).is_some_and(|b| b & 1 == 0) {
+        for (at, len) in [(64 * KIB, 4 * KIB), (128 * KIB, 4 * KIB), (192 * KIB, 64 * KIB), (256 * KIB, 64 * KIB)] {
+            let (at, len) = (at as usize, len as usize);
+            if let Some(block) = data.get_mut(at..at + len) {
+                block[4..8].fill(0);
+                let crc = crc32c(block);
+                block[4..8].copy_from_slice(&crc.to_le_bytes());
+            }
+        }
+    }
+    let src = Source { name: "fuzz.vhdx".into(), reader: Rc::new(MemReader::new(data)) };
     if let Ok(disk) = open(src, Vec::new(), 0) {
         let size = disk.reader.size();
         let mut buf = vec![0u8; 70_000];
