@@ -19,6 +19,9 @@ max_len() {
         ext4_extent) echo 16384 ;;
         ext4_dir_block) echo 8192 ;;
         container_vmdk | container_vhd) echo 524288 ;;
+        container_qcow2) echo 262144 ;;
+        container_vdi) echo 1114112 ;;
+        container_vhdx) echo 4194304 ;;
     esac
 }
 mkdir -p logs

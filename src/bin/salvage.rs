@@ -353,6 +353,9 @@ fn info(args: &Args) -> Result<ExitCode> {
     if info.image.parts.len() > 1 {
         w(&mut out, format!("parts: {}", info.image.parts.join(", ")))?;
     }
+    for (k, v) in &info.image.details {
+        w(&mut out, format!("  {k}: {v}"))?;
+    }
     for n in &info.image.notes {
         w(&mut out, format!("note: {n}"))?;
     }

@@ -7,16 +7,27 @@
 //! - [`raw`]: plain and split raw disks;
 //! - [`vmdk`]: VMware sparse, stream-optimized, flat and split VMDKs;
 //! - [`vhd`]: Virtual PC / Hyper-V fixed, dynamic and differencing VHDs;
+//! - [`qcow2`]: QEMU qcow2 v2/v3 with compression, subclusters, backing files;
+//! - [`vhdx`]: Hyper-V VHDX, its log replayed in memory ([`vhdx_log`]);
+//! - [`vdi`]: VirtualBox static, dynamic and differencing VDIs;
 //! - [`wrappers`]: compressed files, archives and formats Salvage names
 //!   but does not read.
 //!
-//! Disks made of several files (extents, parents) find them among the
-//! selected files by the names they store ([`parents`]).
+//! Disks made of several files (extents, parents, backing files) find them
+//! among the selected files by the names or UUIDs they store ([`parents`]
+//! for VMDK/VHD, [`chain`] for qcow2/VHDX/VDI); derived metadata (L2
+//! tables, inflated clusters) sits in a small [`lru`].
 
+pub mod chain;
 pub mod detect;
+pub mod lru;
 pub mod parents;
+pub mod qcow2;
 pub mod raw;
+pub mod vdi;
 pub mod vhd;
+pub mod vhdx;
+pub mod vhdx_log;
 pub mod vmdk;
 pub mod wrappers;
 

@@ -14,6 +14,8 @@ export function drawSummary(root, info) {
   const tableName = { gpt: 'GPT', mbr: 'MBR', none: 'none found' }[table.kind] || table.kind;
   const rows = [
     ['Format', image.format],
+    // Container facts from the core, e.g. ['container', 'qcow2 v3, 64 KiB clusters, …'].
+    ...(image.details || []).map(([k, v]) => [k[0].toUpperCase() + k.slice(1), v]),
     ['Size', `${humanSize(image.size)} (${exactBytes(image.size)})`],
     // Container facts beyond the format name ([[name, value], …]): stored, allocated.
     ...(Array.isArray(image.details) ? image.details : [])
