@@ -24,11 +24,18 @@ max_len() {
         container_vhdx) echo 4194304 ;;
     esac
 }
+# Corpora of multi-MiB images alone take libFuzzer past 512 MB.
+rss_mb() {
+    case $1 in
+        ext4_journal | container_vhdx) echo 2048 ;;
+        *) echo 512 ;;
+    esac
+}
 mkdir -p logs
 for t in "${targets[@]}"; do
     mkdir -p "corpus/$t" "artifacts/$t"
     nice -n 10 "$bin/$t" "corpus/$t" "seeds/$t" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
-        -max_total_time="$secs" -rss_limit_mb=512 -timeout=10 -max_len="$(max_len "$t")" \
+        -max_total_time="$secs" -rss_limit_mb="$(rss_mb "$t")" -malloc_limit_mb=256 -timeout=10 -max_len="$(max_len "$t")" \
         -artifact_prefix="artifacts/$t/" -print_final_stats=1 >"logs/$t.log" 2>&1 || true
     tail -n 3 "logs/$t.log"
 done
