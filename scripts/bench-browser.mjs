@@ -143,6 +143,8 @@ async function exportRow(set) {
   const server = await startServer();
   const app = await openPersistentApp(server.origin);
   const { page } = app;
+  // The worker's own split of the export time (www/worker.js).
+  page.on('console', (m) => { if (m.text().startsWith('salvage timing')) log(m.text()); });
   try {
     await pickImage(page, [set.img]);
     await openVolume(page, 'ext4');

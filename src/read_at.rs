@@ -156,15 +156,30 @@ pub struct CacheConfig {
     pub capacity_bytes: u64,
     /// Largest single read-ahead.
     pub max_readahead_bytes: u64,
+    /// Reads at least this long skip the cache and go straight to the
+    /// source, into the caller's buffer: no cache copy, no eviction.
+    pub direct_min_bytes: u64,
 }
 
 impl CacheConfig {
-    /// Native files: the OS caches too, so stay modest.
-    pub const NATIVE: CacheConfig =
-        CacheConfig { chunk_bytes: 1 << 20, capacity_bytes: 64 << 20, max_readahead_bytes: 8 << 20 };
-    /// Browser `Blob`s: each read costs ~1 ms, so read big and keep more.
-    pub const BROWSER: CacheConfig =
-        CacheConfig { chunk_bytes: 1 << 20, capacity_bytes: 128 << 20, max_readahead_bytes: 16 << 20 };
+    /// Native files: the OS caches too (and does its own read-ahead), so
+    /// stay modest, and let large reads (file data in an export) go
+    /// straight to `pread`: copying them through the cache cost more than
+    /// the read itself.
+    pub const NATIVE: CacheConfig = CacheConfig {
+        chunk_bytes: 1 << 20,
+        capacity_bytes: 64 << 20,
+        max_readahead_bytes: 8 << 20,
+        direct_min_bytes: 256 << 10,
+    };
+    /// Browser `Blob`s: each read costs ~1 ms, so read big and keep more;
+    /// only reads as big as half the cache (which would just flush it) go direct.
+    pub const BROWSER: CacheConfig = CacheConfig {
+        chunk_bytes: 1 << 20,
+        capacity_bytes: 128 << 20,
+        max_readahead_bytes: 16 << 20,
+        direct_min_bytes: 64 << 20,
+    };
 }
 
 struct Chunk {
@@ -273,8 +288,9 @@ impl<R: ReadAt> ReadAt for ChunkCache<R> {
         if buf.is_empty() {
             return Ok(());
         }
-        // A read as big as half the cache would only flush it: go direct.
-        if buf.len() as u64 >= self.config.capacity_bytes / 2 {
+        // A read as big as half the cache would only flush it: go direct;
+        // so do large reads where the source is cheap per call.
+        if buf.len() as u64 >= self.config.direct_min_bytes.min(self.config.capacity_bytes / 2) {
             IoStats::add(&self.stats.misses, 1);
             return self.source_read(offset, buf);
         }
@@ -320,7 +336,25 @@ mod tests {
         (ChunkCache::new(MemReader::new(data.clone()), config, stats.clone()), stats, data)
     }
 
-    const SMALL: CacheConfig = CacheConfig { chunk_bytes: 4096, capacity_bytes: 8 * 4096, max_readahead_bytes: 4 * 4096 };
+    const SMALL: CacheConfig =
+        CacheConfig { chunk_bytes: 4096, capacity_bytes: 8 * 4096, max_readahead_bytes: 4 * 4096, direct_min_bytes: u64::MAX };
+
+    #[test]
+    fn large_reads_go_direct_and_equal_the_source() {
+        let config = CacheConfig { direct_min_bytes: 3 * 4096, ..SMALL };
+        let (c, stats, data) = cache(100_000, config);
+        for (off, len) in [(0, 3 * 4096), (5000, 4 * 4096), (100_000 - 3 * 4096, 3 * 4096)] {
+            let mut buf = vec![0; len];
+            c.read_exact_at(off as u64, &mut buf).unwrap();
+            assert_eq!(buf, data[off..off + len], "at {off}+{len}");
+        }
+        assert_eq!(stats.source_reads.get(), 3);
+        assert!(c.state.borrow().chunks.is_empty());
+        let mut small = vec![0; 100];
+        c.read_exact_at(100, &mut small).unwrap();
+        assert_eq!(small, data[100..200]);
+        assert_eq!(c.state.borrow().chunks.len(), 1);
+    }
 
     #[test]
     fn reads_equal_the_source_across_chunk_edges() {
