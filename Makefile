@@ -14,7 +14,7 @@ PORT ?= 8080
 WASM_TEST_ENV := CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
 	CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=300
 
-.PHONY: serve build sample fixtures test test-native test-wasm test-e2e tools tools-test fuzz clean
+.PHONY: serve build sample fixtures test test-native test-wasm test-e2e tools tools-test fuzz bench clean
 
 serve: build sample
 	python3 scripts/serve.py --port $(PORT) --dir www
@@ -40,6 +40,11 @@ test-wasm:
 
 test-e2e:
 	SALVAGE_FIXTURES=$(CURDIR)/$(FIXTURES) npm test
+
+# Export speed: native tools, then the page, on the same file set (prints rows; never fails on timing).
+bench: build tools-test
+	bash scripts/bench-export.sh /tmp/salvage-bench
+	BENCH_IMAGE=/tmp/salvage-bench/disk.img BENCH_FOLDER=/ node scripts/bench-browser.mjs
 
 tools:
 	bash scripts/tools.sh
