@@ -23,6 +23,9 @@ use salvage::image::Image;
 use salvage::read_at::{CacheConfig, ChunkCache, IoStats, ReadAt};
 use sha2::{Digest, Sha256};
 
+mod common;
+use common::pseudo_random;
+
 const MIB: u64 = 1 << 20;
 
 struct FileSource(std::fs::File, u64);
@@ -77,19 +80,6 @@ fn run(args: &[&str]) -> String {
 
 fn p(path: &Path) -> &str {
     path.to_str().unwrap()
-}
-
-/// Deterministic pseudo-random bytes (xorshift64*).
-fn pseudo_random(len: usize, mut seed: u64) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        seed ^= seed >> 12;
-        seed ^= seed << 25;
-        seed ^= seed >> 27;
-        out.extend_from_slice(&seed.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
-    }
-    out.truncate(len);
-    out
 }
 
 /// Files placed in the ext4 volume: path → content.

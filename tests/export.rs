@@ -15,6 +15,9 @@ use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
+mod common;
+use common::pseudo_random;
+
 const BIN: &str = env!("CARGO_BIN_EXE_salvage");
 const TOOLS_PATH: &str = "/usr/sbin:/sbin:/usr/bin:/bin";
 /// 1965-06-01T12:00:00Z and 2040-01-01T00:00:00Z.
@@ -67,18 +70,6 @@ fn sha(bytes: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-fn pseudo_random(len: usize, mut seed: u64) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        seed ^= seed >> 12;
-        seed ^= seed << 25;
-        seed ^= seed >> 27;
-        out.extend_from_slice(&seed.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
-    }
-    out.truncate(len);
-    out
 }
 
 /// The tree: owners, special bits, old and future times, a symlink, an

@@ -65,11 +65,19 @@ pub fn fuzz_open(name: &str, data: &[u8], probe: fn(&Source) -> bool, open: fn(S
     }
     if let Ok(disk) = open(src, Vec::new()) {
         let size = disk.reader.size();
-        let mut buf = vec![0u8; 4096];
-        for at in [0, size / 3, size / 2, size.saturating_sub(4096)] {
-            let len = usize::try_from(size.saturating_sub(at).min(4096)).unwrap_or(0);
-            let _ = disk.reader.read_exact_at(at, &mut buf[..len]);
-        }
+        fuzz_reads(&disk, 4096, &[0, size / 3, size / 2, size.saturating_sub(4096)]);
+    }
+}
+
+/// The fuzz targets' reads: `len` bytes (fewer at the end) at each of `at`,
+/// errors ignored: only panics, hangs and huge allocations count.
+#[doc(hidden)]
+pub fn fuzz_reads(disk: &Disk, len: usize, at: &[u64]) {
+    let size = disk.reader.size();
+    let mut buf = vec![0u8; len];
+    for &pos in at {
+        let n = usize::try_from(size.saturating_sub(pos)).unwrap_or(usize::MAX).min(len);
+        let _ = disk.reader.read_exact_at(pos, buf.get_mut(..n).unwrap_or(&mut []));
     }
 }
 

@@ -310,11 +310,7 @@ pub fn fuzz(data: &[u8]) {
     let src = Source { name: "fuzz.vdi".into(), reader: Rc::new(MemReader::new(data.to_vec())) };
     if let Ok(disk) = open(src, Vec::new(), 0) {
         let size = disk.reader.size();
-        let mut buf = vec![0u8; 70_000];
-        for pos in [0, 512, 1 << 20, size / 2, size.saturating_sub(70_000)] {
-            let len = usize::try_from(size.saturating_sub(pos)).unwrap_or(usize::MAX).min(buf.len());
-            let _ = disk.reader.read_exact_at(pos, &mut buf[..len]);
-        }
+        super::fuzz_reads(&disk, 70_000, &[0, 512, 1 << 20, size / 2, size.saturating_sub(70_000)]);
     }
 }
 
