@@ -249,13 +249,7 @@ fn matches_debugfs_rdump_on_ext3_and_bigalloc() {
 }
 
 fn debugfs_script(img: &Path, script: &str) {
-    let mut c = tool("debugfs");
-    c.args(["-w", "-f", "-"]).arg(img).stdin(std::process::Stdio::piped());
-    let mut child = c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    debugfs_w(img, script);
 }
 
 fn debugfs_stat(img: &Path, path: &str) -> String {

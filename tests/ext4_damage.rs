@@ -17,22 +17,10 @@ const BIN: &str = env!("CARGO_BIN_EXE_salvage");
 
 /// Runs a debugfs script with -w (each line one command).
 fn debugfs_write(img: &Path, script: &str) -> String {
-    use std::io::Write;
-    let mut c = tool("debugfs");
-    c.args(["-w", "-f", "-"]).arg(img).stdin(std::process::Stdio::piped());
-    let mut child = c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
-    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let (out, err) = debugfs_w(img, script);
+    let text = out + &err;
     assert!(!text.contains("Insufficient space"), "debugfs: {text}");
     text
-}
-
-fn debugfs(img: &Path, cmd: &str) -> String {
-    let mut c = tool("debugfs");
-    c.args(["-R", cmd]).arg(img);
-    run(c, &[0])
 }
 
 /// The number after `key` in debugfs output ("File ACL: 1234", "(1):567").

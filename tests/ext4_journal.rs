@@ -42,22 +42,9 @@ fn journal_line(fs: &Ext4Fs) -> String {
 }
 
 fn debugfs_script(img: &Path, script: &str) -> String {
-    let mut c = tool("debugfs");
-    c.args(["-w", "-f", "-"]).arg(img).stdin(std::process::Stdio::piped());
-    let mut child = c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let (out, err) = debugfs_w(img, script);
     assert!(!err.contains("rror"), "debugfs: {err}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn debugfs(img: &Path, request: &str) -> String {
-    let mut c = tool("debugfs");
-    c.args(["-R", request]).arg(img);
-    run(c, &[0])
+    out
 }
 
 /// The first physical block of `path`'s data.

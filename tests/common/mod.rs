@@ -362,3 +362,23 @@ pub fn compare_with_rdump(ours: &BTreeMap<Vec<u8>, Seen>, theirs: &BTreeMap<Vec<
         }
     }
 }
+
+/// Runs a debugfs script with -w (one command per line) on `img`, which
+/// must succeed; returns (stdout, stderr).
+pub fn debugfs_w(img: &Path, script: &str) -> (String, String) {
+    use std::io::Write;
+    let mut c = tool("debugfs");
+    c.args(["-w", "-f", "-"]).arg(img).stdin(std::process::Stdio::piped());
+    let mut child = c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// One read-only debugfs request (`-R`), which must succeed; its stdout.
+pub fn debugfs(img: &Path, request: &str) -> String {
+    let mut c = tool("debugfs");
+    c.args(["-R", request]).arg(img);
+    run(c, &[0])
+}
