@@ -13,8 +13,9 @@ use super::detect::open_layer;
 use super::{qcow2, vdi, vhdx, Disk, Source};
 use crate::error::Result;
 
-/// Most layers opened below one disk (overlay → backing → backing …).
-pub const MAX_CHAIN_DEPTH: usize = 32;
+/// Most layers opened below one disk (overlay → backing → backing …): the
+/// same bound VMDK and VHD parents have.
+pub use super::parents::MAX_CHAIN_DEPTH;
 
 /// The last component of a path written by any OS.
 pub fn basename(path: &str) -> &str {

@@ -401,19 +401,8 @@ impl Qcow2Disk {
                 buf.fill(0);
                 Ok(())
             }
-            Companion::Present(r) => {
-                let size = r.size();
-                if beyond_is_zero {
-                    let avail = usize::try_from(size.saturating_sub(offset)).unwrap_or(usize::MAX).min(buf.len());
-                    if avail > 0 {
-                        r.read_exact_at(offset, &mut buf[..avail])?;
-                    }
-                    buf[avail..].fill(0);
-                    Ok(())
-                } else {
-                    r.read_exact_at(offset, buf)
-                }
-            }
+            Companion::Present(r) if beyond_is_zero => super::parents::read_parent_or_zeros(Some(r), offset, buf),
+            Companion::Present(r) => r.read_exact_at(offset, buf),
             Companion::Missing(name) => Err(Error::not_found(format!(
                 "this part of the disk is in the {what} {name}, which was not selected: select it together with the image"
             ))

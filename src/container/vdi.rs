@@ -28,7 +28,7 @@ use std::rc::Rc;
 
 use super::chain::{human_bytes, take_where};
 use super::detect::open_layer;
-use super::{Disk, Source};
+use super::{parents, Disk, Source};
 use crate::error::{Error, Result};
 use crate::read_at::{check_range, read_vec, ReadAt, Reader};
 
@@ -200,17 +200,12 @@ impl ReadAt for VdiDisk {
             match entry {
                 BLOCK_ZERO => piece.fill(0),
                 BLOCK_FREE => match (&self.parent, &self.missing_parent) {
-                    (Some(p), _) => {
-                        let avail = usize::try_from(p.size().saturating_sub(pos)).unwrap_or(usize::MAX).min(n);
-                        p.read_exact_at(pos, &mut piece[..avail]).map_err(ctx)?;
-                        piece[avail..].fill(0);
-                    }
                     (None, Some(uuid)) => {
                         return Err(ctx(Error::not_found(format!(
                             "this block is in the parent image {uuid}, which was not selected: select it together with this VDI"
                         ))))
                     }
-                    (None, None) => piece.fill(0),
+                    (parent, _) => parents::read_parent_or_zeros(parent.as_ref(), pos, piece).map_err(ctx)?,
                 },
                 index => {
                     let host = u64::from(index)

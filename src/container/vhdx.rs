@@ -35,7 +35,7 @@ use std::rc::Rc;
 use super::chain::{basename, human_bytes, take_by_name};
 use super::detect::open_layer;
 use super::vhdx_log::VhdxReplayed;
-use super::{Disk, Source};
+use super::{parents, Disk, Source};
 use crate::error::{Error, Result};
 use crate::read_at::{check_range, read_vec, ReadAt, Reader};
 
@@ -430,17 +430,12 @@ impl ReadAt for VhdxDisk {
                 VhdxRun::Zero => piece.fill(0),
                 VhdxRun::File(host) => self.file.read_exact_at(host, piece).map_err(ctx)?,
                 VhdxRun::Parent => match (&self.parent, &self.missing_parent) {
-                    (Some(p), _) => {
-                        let avail = usize::try_from(p.size().saturating_sub(pos)).unwrap_or(usize::MAX).min(n);
-                        p.read_exact_at(pos, &mut piece[..avail]).map_err(ctx)?;
-                        piece[avail..].fill(0);
-                    }
                     (None, Some(name)) => {
                         return Err(ctx(Error::not_found(format!(
                             "this part of the disk is in the parent {name}, which was not selected: select it together with the image"
                         ))))
                     }
-                    (None, None) => piece.fill(0),
+                    (parent, _) => parents::read_parent_or_zeros(parent.as_ref(), pos, piece).map_err(ctx)?,
                 },
             }
             done += n;
