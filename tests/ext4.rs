@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use salvage::fs::ext4::Ext4Fs;
 use salvage::fs::{FileKind, FileSystem};
-use salvage::read_at::{MemReader, ReadAt, Reader};
+use salvage::read_at::{MemReader, Reader};
 use sha2::{Digest, Sha256};
 
 mod common;
@@ -681,19 +681,6 @@ fn e2fsprogs_corpus_opens_or_fails_clearly() {
 fn say(text: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "{text}");
-}
-
-/// Counts reads reaching the image.
-struct Counting(Reader, std::cell::Cell<u64>);
-
-impl ReadAt for Counting {
-    fn size(&self) -> u64 {
-        self.0.size()
-    }
-    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> salvage::Result<()> {
-        self.1.set(self.1.get() + 1);
-        self.0.read_exact_at(offset, buf)
-    }
 }
 
 #[test]

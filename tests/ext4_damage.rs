@@ -95,19 +95,6 @@ fn csum_image(name: &str) -> (PathBuf, PathBuf) {
     (src, img)
 }
 
-fn sha_of(fs: &dyn FileSystem, ino: u64, size: u64) -> [u8; 32] {
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut off = 0;
-    while off < size {
-        let n = fs.read_at(ino, off, &mut buf).unwrap();
-        assert!(n > 0);
-        h.update(&buf[..n]);
-        off += n as u64;
-    }
-    h.finalize().into()
-}
-
 fn sha_file(p: &Path) -> [u8; 32] {
     Sha256::digest(std::fs::read(p).unwrap()).into()
 }
@@ -175,7 +162,7 @@ fn walk_tolerant(fs: &dyn FileSystem) -> Vec<(Vec<u8>, [u8; 32])> {
         let m = fs.stat(e.inode).unwrap();
         let mut p = b"/many/".to_vec();
         p.extend_from_slice(&e.name);
-        out.push((p, sha_of(fs, e.inode, m.size)));
+        out.push((p, sha_of_file(fs, e.inode, m.size)));
     }
     out
 }
@@ -220,7 +207,7 @@ fn bad_extent_block_is_a_problem_for_that_file_only() {
         m.problems[0]
     );
     // The data is still returned, and right.
-    assert_eq!(sha_of(&fs, frag, m.size), sha_file(&src.join("frag")));
+    assert_eq!(sha_of_file(&fs, frag, m.size), sha_file(&src.join("frag")));
     // Its neighbours have no problems.
     for p in [&b"/plain"[..], b"/tagged", b"/many"] {
         let ino = fs.resolve(p).unwrap();
@@ -294,44 +281,6 @@ fn bad_xattr_block_and_group_descriptor_are_reported() {
     let (_, out, _) = salvage(&["info", img.to_str().unwrap()]);
     assert!(out.contains("  problem: byte 0x840: group 1's descriptor checksum is "), "{out}");
     std::fs::remove_dir_all(src.parent().unwrap()).unwrap();
-}
-
-/// common::walk, minus its "no problems" rule (for images we damaged).
-fn walk_ignoring(fs: &salvage::fs::ext4::Ext4Fs) -> std::collections::BTreeMap<Vec<u8>, Seen> {
-    let mut out = std::collections::BTreeMap::new();
-    let mut stack = vec![(Vec::new(), fs.root())];
-    while let Some((path, dir)) = stack.pop() {
-        for e in fs.read_dir(dir).unwrap().flatten() {
-            let mut p = path.clone();
-            p.push(b'/');
-            p.extend_from_slice(&e.name);
-            let m = fs.stat(e.inode).unwrap();
-            let (sha, link) = match m.kind {
-                FileKind::File => (Some(sha_of(fs, e.inode, m.size)), None),
-                FileKind::Symlink => (None, Some(fs.read_link(e.inode).unwrap())),
-                FileKind::Dir => {
-                    stack.push((p.clone(), e.inode));
-                    (None, None)
-                }
-                _ => (None, None),
-            };
-            out.insert(
-                p,
-                Seen {
-                    kind: m.kind,
-                    mode: m.mode,
-                    uid: m.uid,
-                    gid: m.gid,
-                    size: m.size,
-                    mtime: m.mtime.secs,
-                    mtime_nanos: m.mtime.nanos,
-                    sha,
-                    link,
-                },
-            );
-        }
-    }
-    out
 }
 
 /// Zeroes `zero_bytes` from byte 1024 (the primary superblock, and the
@@ -653,7 +602,7 @@ fn inodes_of_a_group_with_a_bad_descriptor_say_so_and_still_read() {
     assert_eq!(m.problems.len(), 1, "{:?}", m.problems);
     assert!(m.problems[0].starts_with("group 0's descriptor checksum is "), "{}", m.problems[0]);
     assert!(m.problems[0].ends_with("its inode table location may be wrong"));
-    assert_eq!(sha_of(&fs, plain, m.size), sha_file(&src.join("plain")));
+    assert_eq!(sha_of_file(&fs, plain, m.size), sha_file(&src.join("plain")));
     std::fs::remove_dir_all(src.parent().unwrap()).unwrap();
 }
 

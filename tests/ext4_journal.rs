@@ -564,19 +564,6 @@ fn external_journal_is_reported_not_fatal() {
     std::fs::remove_dir_all(&c.dir).unwrap();
 }
 
-/// Counts reads reaching the image.
-struct Counting(Reader, std::cell::Cell<u64>);
-
-impl salvage::read_at::ReadAt for Counting {
-    fn size(&self) -> u64 {
-        self.0.size()
-    }
-    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> salvage::Result<()> {
-        self.1.set(self.1.get() + 1);
-        self.0.read_exact_at(offset, buf)
-    }
-}
-
 #[test]
 fn untouched_ranges_read_straight_through() {
     let c = case("reads", &["-t", "ext4", "-b", "4096", "-O", "metadata_csum,64bit"], "32M");

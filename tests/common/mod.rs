@@ -142,7 +142,7 @@ pub struct Seen {
     pub link: Option<Vec<u8>>,
 }
 
-pub fn sha_of_file(fs: &Ext4Fs, ino: u64, size: u64) -> [u8; 32] {
+pub fn sha_of_file(fs: &dyn FileSystem, ino: u64, size: u64) -> [u8; 32] {
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut off = 0u64;
@@ -160,18 +160,34 @@ pub fn sha_of_file(fs: &Ext4Fs, ino: u64, size: u64) -> [u8; 32] {
 
 /// Walks the whole tree; every error is a test failure.
 pub fn walk(fs: &Ext4Fs) -> BTreeMap<Vec<u8>, Seen> {
+    walk_checked(fs, true)
+}
+
+/// [`walk`] for images we damaged: listing errors are skipped and
+/// problems allowed (reads must still succeed).
+pub fn walk_ignoring(fs: &Ext4Fs) -> BTreeMap<Vec<u8>, Seen> {
+    walk_checked(fs, false)
+}
+
+fn walk_checked(fs: &Ext4Fs, strict: bool) -> BTreeMap<Vec<u8>, Seen> {
     let mut out = BTreeMap::new();
     let mut stack = vec![(Vec::new(), fs.root())];
     while let Some((path, dir)) = stack.pop() {
         for e in fs.read_dir(dir).unwrap() {
-            let e = e.unwrap_or_else(|e| panic!("listing {}: {e}", String::from_utf8_lossy(&path)));
+            let e = match e {
+                Ok(e) => e,
+                Err(_) if !strict => continue,
+                Err(e) => panic!("listing {}: {e}", String::from_utf8_lossy(&path)),
+            };
             let mut p = path.clone();
             p.push(b'/');
             p.extend_from_slice(&e.name);
             let m = fs.stat(e.inode).unwrap();
-            assert!(m.problems.is_empty(), "{:?}", m.problems);
-            if let Some(k) = e.kind {
-                assert_eq!(k, m.kind, "dirent type of {}", String::from_utf8_lossy(&p));
+            if strict {
+                assert!(m.problems.is_empty(), "{:?}", m.problems);
+                if let Some(k) = e.kind {
+                    assert_eq!(k, m.kind, "dirent type of {}", String::from_utf8_lossy(&p));
+                }
             }
             let (sha, link) = match m.kind {
                 FileKind::File => (Some(sha_of_file(fs, e.inode, m.size)), None),
@@ -193,7 +209,8 @@ pub fn walk(fs: &Ext4Fs) -> BTreeMap<Vec<u8>, Seen> {
                 sha,
                 link,
             };
-            assert!(out.insert(p, seen).is_none(), "duplicate name");
+            let fresh = out.insert(p, seen).is_none();
+            assert!(fresh || !strict, "duplicate name");
         }
     }
     out
@@ -381,4 +398,17 @@ pub fn debugfs(img: &Path, request: &str) -> String {
     let mut c = tool("debugfs");
     c.args(["-R", request]).arg(img);
     run(c, &[0])
+}
+
+/// Counts reads reaching the image.
+pub struct Counting(pub Reader, pub std::cell::Cell<u64>);
+
+impl ReadAt for Counting {
+    fn size(&self) -> u64 {
+        self.0.size()
+    }
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> salvage::Result<()> {
+        self.1.set(self.1.get() + 1);
+        self.0.read_exact_at(offset, buf)
+    }
 }
