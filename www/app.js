@@ -1,7 +1,8 @@
-// Wires the page: starts the worker, sends it requests, and hands the
+// Wires the page: sends the worker requests (through bridge.js) and hands the
 // answers to the ui/ modules. Holds only plain records, never image data.
 
 import * as P from './protocol.js';
+import { send, ask, onWorkerFailure } from './bridge.js';
 import { drawSummary, drawVolumes } from './ui/volumes.js';
 import { drawDirectory } from './ui/directory.js';
 import { humanSize, downloadName } from './ui/format.js';
@@ -20,47 +21,6 @@ const ui = {
   job: $('job'),
   overlay: $('drop-overlay'),
 };
-
-// ---- worker bridge -------------------------------------------------------
-
-const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
-const pending = new Map(); // id → {resolve, reject, onProgress}
-let nextId = 1;
-
-worker.onmessage = (event) => {
-  const msg = event.data;
-  const call = pending.get(msg.id);
-  if (!call) return;
-  if (msg.type === P.PROGRESS) {
-    if (call.onProgress) call.onProgress(msg.done, msg.total, msg);
-    return;
-  }
-  pending.delete(msg.id);
-  if (msg.type === P.RESULT) call.resolve(msg.value);
-  else call.reject(Object.assign(new Error(msg.message), { cancelled: Boolean(msg.cancelled) }));
-};
-
-worker.onerror = (event) => {
-  event.preventDefault();
-  const message = 'The worker stopped unexpectedly' + (event.message ? `: ${event.message}` : '.');
-  for (const call of pending.values()) call.reject(new Error(message));
-  pending.clear();
-  showStatus(message, 'error');
-};
-
-// Sends a request; returns {id, reply} (the id lets it be cancelled).
-function send(type, fields = {}, onProgress = null) {
-  const id = nextId++;
-  const reply = new Promise((resolve, reject) => {
-    pending.set(id, { resolve, reject, onProgress });
-    worker.postMessage(P.request(id, type, fields));
-  });
-  return { id, reply };
-}
-
-function ask(type, fields = {}, onProgress = null) {
-  return send(type, fields, onProgress).reply;
-}
 
 // ---- status line ---------------------------------------------------------
 
@@ -361,6 +321,8 @@ document.addEventListener('drop', (e) => {
 });
 
 // ---- start ---------------------------------------------------------------
+
+onWorkerFailure((message) => showStatus(message, 'error'));
 
 // Debug hook for tests and curious users: I/O counters of the open image.
 window.salvageDebug = Object.freeze({ stats: () => ask(P.STATS) });
