@@ -26,9 +26,10 @@ import os
 import re
 import sys
 
-# Used only when the served directory has no page with a policy of its own.
+# Used only when the served directory has no page with a policy of its own
+# (the benchmark's reader page, whose worker loads by URL).
 FALLBACK_CSP = (
-    "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; worker-src blob:; "
+    "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; "
     "style-src 'self'; img-src 'self' blob: data:; connect-src 'none'; "
     "base-uri 'none'; form-action 'none'"
 )
