@@ -80,7 +80,11 @@ function died(why, restart) {
   worker = null;
   generation += 1; // ignore anything more from the old worker
   old?.terminate();
-  const stopped = `The engine stopped (${why})`;
+  // A file that stops the engine as it opens would stop it again: name it,
+  // and don't suggest trying again.
+  const opening = [...pending.values()].filter((c) => c.type === P.OPEN && !c.reopen)
+    .flatMap((c) => Array.from(c.fields.files || []).map((f) => f.name));
+  const stopped = `The engine stopped (${why})${opening.length ? ` while opening ${opening.join(', ')}` : ''}`;
   const now = Date.now();
   while (restarts.length && now - restarts[0] > RESTART_WINDOW_MS) restarts.shift();
   const canRestart = restart && restarts.length < MAX_RESTARTS;
@@ -103,13 +107,13 @@ function died(why, restart) {
   const mine = generation;
   const tell = (text) => { if (mine === generation) failureListener(text); };
   if (!reopen || reopen.length === 0) {
-    setTimeout(() => tell(`${stopped}. It was restarted; open the image again.`));
+    setTimeout(() => tell(`${stopped}. It was restarted${opening.length ? '' : '; open the image again'}.`));
     return;
   }
   const names = reopen.map((f) => f.name).join(', ');
   const { reply } = send(P.OPEN, { files: reopen }, null, true);
   reply.then(
-    () => tell(`${stopped}. It was restarted and ${names} was opened again; try again.`),
+    () => tell(`${stopped}. It was restarted and ${names} was opened again${opening.length ? '' : '; try again'}.`),
     (e) => tell(`${stopped}. It was restarted, but opening ${names} again failed: ${sentence(e.message || String(e))} Open the image again.`),
   );
 }

@@ -54,6 +54,23 @@ test('errors: a panic while listing restarts the engine, reopens the image and s
   }
 });
 
+test('errors: a panic while opening a file names it, and the image that was open stays open', { skip: missingFixture('gpt.img', 'split.000') || false }, async () => {
+  const app = await launchPage(`${server.origin}/`, { initScripts: [TEST_HOOKS] });
+  const { page } = app;
+  try {
+    await pickImage(page, [fixture('gpt.img')]);
+    await page.evaluate(() => window.salvageTestHooks.crash('panic', { on: 'session_open' }));
+    await page.setInputFiles('#file-input', [fixture('split.000')]);
+    await told(page, /was opened again/);
+    console.log('after a panic while opening:', await statusText(page));
+    assert.match(await statusText(page), /^The engine stopped \(a bug: RuntimeError: unreachable\) while opening split\.000\. It was restarted and gpt\.img was opened again\.$/);
+    await openVolume(page, 'ext4');
+    await enter(page, 'etc');
+  } finally {
+    await app.close();
+  }
+});
+
 test('errors: a panic with nothing open, and an uncaught error in the worker, restart it too', { skip: missingFixture('gpt.img') || false }, async () => {
   const app = await launchPage(`${server.origin}/`, { initScripts: [TEST_HOOKS] });
   const { page } = app;
