@@ -150,18 +150,19 @@ async function main() {
   const scriptHashes = [];
   const styleHashes = [];
 
-  const styles = [];
-  for (const m of html.matchAll(/<link\s+rel="stylesheet"\s+href="([^"]+)"\s*\/?>/g)) styles.push(m);
+  const attr = (tag, name) => new RegExp(`\\s${name}="([^"]*)"`, 'i').exec(tag)?.[1] ?? null;
+  const styles = [...html.matchAll(/<link\b[^>]*>/gi)].map(([tag]) => [tag, attr(tag, 'href')])
+    .filter(([tag]) => /^stylesheet$/i.test(attr(tag, 'rel') || ''));
   for (const [tag, href] of styles) {
     const css = `\n${readFileSync(resolve(WWW, href), 'utf8')}`;
     if (/<\/style/i.test(css)) fail(`${href} contains "</style"`);
-    if (/url\(\s*['"]?(?!data:|#)/i.test(css)) fail(`${href} loads a file with url(); inline it as data: first`);
+    if (/url\(\s*['"]?(?!data:|#)|@import/i.test(css)) fail(`${href} loads another file (url() or @import); inline it first`);
     styleHashes.push(sha256(css));
     html = html.replace(tag, () => `<style>${css}</style>`);
   }
 
-  const scripts = [];
-  for (const m of html.matchAll(/<script\s+type="module"\s+src="([^"]+)"\s*><\/script>/g)) scripts.push(m);
+  const scripts = [...html.matchAll(/<script\b[^>]*>\s*<\/script>/gi)].map(([tag]) => [tag, attr(tag, 'src')])
+    .filter(([tag, src]) => src && attr(tag, 'type') === 'module');
   for (const [tag, src] of scripts) {
     const code = `\n${await bundle(resolve(WWW, src))}`;
     if (/<\/script|<!--/i.test(code)) fail(`the bundle of ${src} contains "</script" or "<!--", which would end the inline script`);

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
-  FIXTURES, fixture, missingFixture, sha256, pickImage, openVolume, enter, up, select, jobOutcome, checkZip,
+  FIXTURES, fixture, missingFixture, sha256, pickImage, openVolume, enter, up, select, jobOutcome, checkZip, exportSelected,
   statusText, screenshot, launchPage, startCanary, SINGLE_FILE, TEST_HOOKS, FAKE_HANDLE_PICKER, LEAK_PROBE,
 } from './harness.mjs';
 
@@ -107,6 +107,27 @@ test('single file from file://: open, browse, read, export through the save dial
   } finally {
     await app.close();
     rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test('single file from file://: without a save dialog, an export is kept in memory and downloaded', { skip: notBuilt || missingFixture('gpt.img', 'tree') || false }, async () => {
+  const noPicker = 'delete Window.prototype.showSaveFilePicker; delete window.showSaveFilePicker;';
+  const app = await launchPage(URL_OF_PAGE, { initScripts: [noPicker] });
+  const { page, errors } = app;
+  try {
+    assert.equal(await page.evaluate(() => typeof window.showSaveFilePicker), 'undefined');
+    await pickImage(page, [fixture('gpt.img')]);
+    await openVolume(page, 'ext4');
+    await select(page, 'etc');
+    const dl = await exportSelected(page);
+    console.log('export:', await jobOutcome(page));
+    assert.equal(dl.suggestedFilename(), 'etc.zip');
+    const zip = checkZip(await dl.path());
+    assert.equal(zip.bad, null);
+    assert.equal(zip.entries.find((e) => e.name === 'etc/hostname')?.sha256, sha256(readFileSync(join(FIXTURES, 'tree/etc/hostname'))));
+    assert.deepEqual(errors, []);
+  } finally {
+    await app.close();
   }
 });
 
