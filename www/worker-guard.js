@@ -25,6 +25,7 @@ let lastPanic = null;   // the last "panicked at …" line the core printed
 let exports = null;     // the wrapped exports of the wasm instance
 let hooks = false;      // test hooks enabled
 let panicOn = null;     // test: trap on the next call of an export whose name contains this
+let panicText = null;   // test: what the core prints before that trap, as a panic hook would
 
 /** Whether `e` leaves the wasm instance unusable. */
 export function isFatal(e) {
@@ -79,6 +80,7 @@ function wrapExports(raw) {
 // aborts (in a release build: `unreachable`) on a size no layout allows;
 // nothing is allocated.
 function abortInWasm(raw) {
+  if (panicText) console.error(panicText);
   if (typeof raw.__wbindgen_malloc !== 'function') throw new WebAssembly.RuntimeError('unreachable (test hook)');
   raw.__wbindgen_malloc(0xfffffff0, 8);
   throw new WebAssembly.RuntimeError('unreachable (test hook: the allocator did not abort)');
@@ -150,13 +152,16 @@ function debug(msg) {
       hooks = true;
       return true;
     case 'panic':
-      // Trap now, or in the next call of a matching export (e.g. 'list').
+      // Trap now, or in the next call of a matching export (e.g.
+      // 'session_list'); first print `message` if given, as a panic hook would.
+      panicText = msg.message || null;
       if (msg.on) {
         panicOn = msg.on;
         return true;
       }
       if (!exports) throw new Error('the engine is not loaded yet');
-      exports.__wbindgen_malloc(0xfffffff0, 8);
+      panicOn = '__wbindgen_malloc';
+      exports.__wbindgen_malloc(0, 1);
       return false;
     case 'throw':
       setTimeout(() => { throw new Error('test hook: the worker threw'); });
