@@ -43,9 +43,20 @@ import(${JSON.stringify(href)}).then(() => {
 `;
 }
 
+// The shim's URL is let go once the worker has answered or failed: by
+// then it has been read.
+function revokeLater(worker, shim, url) {
+  if (shim === String(url instanceof URL ? url.href : url)) return worker;
+  const revoke = () => URL.revokeObjectURL(shim);
+  worker.addEventListener('message', revoke, { once: true });
+  worker.addEventListener('error', revoke, { once: true });
+  return worker;
+}
+
 /** Starts a worker that runs under this page's (or this worker's) policy. */
 export function startWorker(url, options = {}) {
-  return new NativeWorker(inheritingUrl(url, options), options);
+  const shim = inheritingUrl(url, options);
+  return revokeLater(new NativeWorker(shim, options), shim, url);
 }
 
 const NativeWorker = globalThis.Worker;
@@ -59,7 +70,9 @@ export function guardWorkerConstructor() {
   if (typeof NativeWorker !== 'function' || NativeWorker.salvageGuarded) return;
   class InheritingWorker extends NativeWorker {
     constructor(url, options = {}) {
-      super(inheritingUrl(url, options), options);
+      const shim = inheritingUrl(url, options);
+      super(shim, options);
+      revokeLater(this, shim, url);
     }
   }
   InheritingWorker.salvageGuarded = true;
