@@ -111,7 +111,7 @@ function died(why, restart) {
     return;
   }
   const names = reopen.map((f) => f.name).join(', ');
-  const { reply } = send(P.OPEN, { files: reopen }, null, true);
+  const { reply } = post(P.OPEN, { files: reopen }, null, true);
   reply.then(
     () => tell(`${stopped}. It was restarted and ${names} was opened again${opening.length ? '' : '; try again'}.`),
     (e) => tell(`${stopped}. It was restarted, but opening ${names} again failed: ${sentence(e.message || String(e))} Open the image again.`),
@@ -124,7 +124,12 @@ export function onWorkerFailure(listener) {
 }
 
 /** Sends a request; returns {id, reply} (the id lets it be cancelled). */
-export function send(type, fields = {}, onProgress = null, reopen = false) {
+export function send(type, fields = {}, onProgress = null) {
+  return post(type, fields, onProgress, false);
+}
+
+// `reopen`: the OPEN that brings back the image after a restart.
+function post(type, fields, onProgress, reopen) {
   const id = nextId++;
   const reply = new Promise((resolve, reject) => {
     if (!worker) {
