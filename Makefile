@@ -1,5 +1,6 @@
 # The two commands a newcomer needs (see README.md):
 #   make serve   build the page with the sample disk and serve it on http://127.0.0.1:8080
+#                (make build also writes dist/salvage.html: the page in one file, for file://)
 #   make test    every test: native, wasm in a browser worker, browser end-to-end
 # Both install what they need first (scripts/tools.sh; Debian, as root).
 
@@ -14,17 +15,24 @@ PORT ?= 8080
 WASM_TEST_ENV := CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
 	CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=300
 
-.PHONY: serve build sample fixtures test test-native test-wasm test-e2e tools tools-test fuzz bench clean
+.PHONY: serve build single sample fixtures test test-native test-wasm test-e2e tools tools-test fuzz bench clean
 
 serve: build sample
 	python3 scripts/serve.py --port $(PORT) --dir www
 
 build: tools
 	python3 scripts/build-wasm.py
+	node scripts/build-single.mjs
 
+# The page in one file (dist/salvage.html), from what www/ holds now.
+single:
+	node scripts/build-single.mjs
+
+# The single file carries the sample disk too, once the wasm is built.
 sample: tools-test
 	bash tests/fixtures/make.sh $(FIXTURES)
 	python3 scripts/embed-sample.py $(FIXTURES)/sample.img.gz www/sample/sample-img-gz.js
+	if [ -f www/pkg/salvage.js ]; then node scripts/build-single.mjs; fi
 
 fixtures: tools-test
 	bash tests/fixtures/make.sh $(FIXTURES)
@@ -57,4 +65,4 @@ fuzz:
 	cd fuzz && cargo +nightly fuzz build -O && ./run.sh
 
 clean:
-	rm -rf www/pkg www/sample $(FIXTURES) test-results
+	rm -rf www/pkg www/sample dist $(FIXTURES) test-results

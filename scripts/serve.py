@@ -2,9 +2,16 @@
 """Serve the Salvage page locally, with the same rules the page declares.
 
 Binds to 127.0.0.1 only. Every response carries the page's Content-Security-
-Policy as an HTTP header (so the worker script, which has no <meta>, is bound
-by it too), X-Content-Type-Options: nosniff and Cache-Control: no-store.
-Standard library only.
+Policy as an HTTP header, X-Content-Type-Options: nosniff and Cache-Control:
+no-store. The policy is read from the <meta> of the served directory's
+index.html (or its only .html file), so the two never differ. Standard
+library only.
+
+Static hosts: send the same Content-Security-Policy header with every file
+(at least the .html and the .js). The page does not depend on it — its
+<meta> policy binds the page, and its workers start from blob: URLs that
+inherit that policy (www/worker-start.js) — but a worker script opened by
+its URL on its own is bound only by its headers.
 
     python3 scripts/serve.py [--port 8080] [--dir www]
 
@@ -13,15 +20,34 @@ of stdout as "serving http://127.0.0.1:PORT/".
 """
 
 import argparse
+import html
 import http.server
 import os
+import re
 import sys
 
-CSP = (
-    "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; "
+# Used only when the served directory has no page with a policy of its own
+# (the benchmark's reader page, whose worker loads by URL).
+FALLBACK_CSP = (
+    "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; "
     "style-src 'self'; img-src 'self' blob: data:; connect-src 'none'; "
     "base-uri 'none'; form-action 'none'"
 )
+
+META_CSP = re.compile(
+    r"""<meta\s+http-equiv=["']Content-Security-Policy["']\s+content=(?:"([^"]+)"|'([^']+)')""", re.I)
+
+
+def page_csp(root):
+    """The policy in the <meta> of root's index.html (or its only .html file)."""
+    pages = [os.path.join(root, "index.html")]
+    if not os.path.exists(pages[0]):
+        pages = [os.path.join(root, n) for n in os.listdir(root) if n.endswith(".html")]
+    if len(pages) != 1 or not os.path.exists(pages[0]):
+        return FALLBACK_CSP
+    with open(pages[0], encoding="utf-8") as f:
+        m = META_CSP.search(f.read())
+    return html.unescape(m.group(1) or m.group(2)) if m else FALLBACK_CSP
 
 MIME_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -39,10 +65,11 @@ MIME_TYPES = {
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):
+    csp = FALLBACK_CSP
     extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, **MIME_TYPES}
 
     def end_headers(self):
-        self.send_header("Content-Security-Policy", CSP)
+        self.send_header("Content-Security-Policy", self.csp)
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Cache-Control", "no-store")
         self.send_header("Referrer-Policy", "no-referrer")
@@ -67,8 +94,11 @@ def main():
     if not os.path.isdir(root):
         sys.exit(f"serve.py: {root} is not a directory")
 
+    class PageHandler(Handler):
+        csp = page_csp(root)
+
     def handler(*a, **kw):
-        return Handler(*a, directory=root, **kw)
+        return PageHandler(*a, directory=root, **kw)
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler)
     host, port = server.server_address[:2]

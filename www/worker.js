@@ -5,6 +5,7 @@
 // CANCEL at once: a running download or export checks for it after
 // every step, when it returns to the event loop.
 
+import './worker-guard.js'; // first: crash handling, workers under the page's policy
 import * as P from './protocol.js';
 import { cleanStale, probeStorage } from './sink.js';
 import { save, cancel, Cancelled } from './jobs.js';

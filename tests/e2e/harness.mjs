@@ -311,3 +311,136 @@ export function sampleRss(ms = 500) {
   const timer = setInterval(take, ms);
   return { stop: () => { clearInterval(timer); take(); return { peak, peakPss, samples }; } };
 }
+
+// ---- privacy, the single file and crashes (privacy, single-file, errors tests)
+
+/** The single-file build (scripts/build-single.mjs). */
+export const SINGLE_FILE = join(ROOT, 'dist/salvage.html');
+
+// Set before the page's scripts run: enables bridge.js's test hooks
+// (window.salvageTestHooks) and records CSP violations in the page.
+export const TEST_HOOKS = `globalThis.__SALVAGE_TEST_HOOKS__ = true;
+window.__violations = [];
+addEventListener('securitypolicyviolation', (e) => window.__violations.push({ directive: e.effectiveDirective, blocked: e.blockedURI }));`;
+
+// A save dialog that hands the worker a stand-in file handle (worker-guard.js
+// keeps its bytes for salvageTestHooks.saved()): the only writable file a
+// file:// page can get in a headless browser, where OPFS is refused.
+export const FAKE_HANDLE_PICKER = `window.showSaveFilePicker = async (options) => {
+  window.__pickerOptions = options;
+  return { salvageFakeHandle: 'picked-by-user.zip' };
+};`;
+
+/**
+ * Opens the page at `url` (http:// or file://) in a fresh context,
+ * persistent when `persistent` (OPFS needs it), with `initScripts` run
+ * before the page's own, every request and page error recorded; waits
+ * until the engine has reported its version. close() ends it all.
+ */
+export async function launchPage(url, { persistent = false, initScripts = [], colorScheme = 'light' } = {}) {
+  const options = { acceptDownloads: true, colorScheme, viewport: { width: 1200, height: 800 } };
+  let context;
+  let browser = null;
+  let profile = null;
+  if (persistent) {
+    profile = mkdtempSync(join(tmpdir(), 'salvage-e2e-profile-'));
+    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: BROWSER_ARGS, ...options });
+  } else {
+    browser = await launchBrowser();
+    context = await browser.newContext(options);
+  }
+  const requests = [];
+  const errors = [];
+  context.on('request', (r) => requests.push(r.url()));
+  const page = context.pages()[0] || await context.newPage();
+  for (const script of initScripts) await page.addInitScript(script);
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    if (/\/sample\/sample-img-gz\.js$/.test(m.location().url)) return;
+    errors.push(`console: ${m.text()} (${m.location().url})`);
+  });
+  await page.goto(url);
+  await page.waitForSelector('html[data-ready="true"]', { timeout: 30_000 }).catch(async (e) => {
+    throw new Error(`page not ready; status: ${await page.textContent('#status')}; errors: ${errors.join(' | ')}; ${e.message}`);
+  });
+  return {
+    context, page, requests, errors,
+    close: async () => {
+      await context.close();
+      await browser?.close();
+      if (profile) rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A local HTTP server standing for "anywhere on the network": it counts
+ * every request and connection it gets (WebSocket upgrades too). Resolves
+ * to {origin, hits, stop}.
+ */
+export async function startCanary() {
+  const { createServer } = await import('node:http');
+  const hits = [];
+  const server = createServer((req, res) => {
+    hits.push(`${req.method} ${req.url}`);
+    res.setHeader('Access-Control-Allow-Origin', '*');
+    res.end('leaked');
+  });
+  server.on('upgrade', (req, socket) => { hits.push(`UPGRADE ${req.url}`); socket.destroy(); });
+  server.on('connection', () => hits.push('connection'));
+  await new Promise((done) => server.listen(0, '127.0.0.1', done));
+  return {
+    origin: `http://127.0.0.1:${server.address().port}`,
+    hits,
+    stop: () => new Promise((done) => { server.closeAllConnections?.(); server.close(() => done()); }),
+  };
+}
+
+/**
+ * Source of a function, run in a page or worker, that tries every way to
+ * send something to `target` (fetch, XMLHttpRequest, WebSocket, and
+ * sendBeacon and an image where they exist) and resolves to
+ * {outcomes: {how: 'blocked: …' | 'SENT'}, violations: [{directive, blocked}]}.
+ */
+export const LEAK_PROBE = `async (target) => {
+  const violations = [];
+  const seen = (e) => violations.push({ directive: e.effectiveDirective, blocked: e.blockedURI });
+  self.addEventListener('securitypolicyviolation', seen);
+  const outcomes = {};
+  const attempt = async (how, run) => {
+    try {
+      const r = await run();
+      outcomes[how] = typeof r === 'string' ? r : r ? 'SENT' : 'blocked: refused';
+    } catch (e) {
+      outcomes[how] = 'blocked: ' + (e && e.name ? e.name + ': ' + e.message : String(e));
+    }
+  };
+  await attempt('fetch', async () => { await fetch(target + '/fetch?secret=1', { method: 'POST', body: 'secret', mode: 'no-cors' }); return true; });
+  await attempt('XMLHttpRequest', () => new Promise((resolve, reject) => {
+    const x = new XMLHttpRequest();
+    x.open('POST', target + '/xhr');
+    x.onload = () => resolve(true);
+    x.onerror = () => reject(new Error('error event, status ' + x.status));
+    x.send('secret');
+  }));
+  await attempt('WebSocket', () => new Promise((resolve, reject) => {
+    const ws = new WebSocket(target.replace(/^http/, 'ws') + '/ws');
+    ws.onopen = () => resolve(true);
+    ws.onerror = () => reject(new Error('error event'));
+  }));
+  if (typeof navigator.sendBeacon === 'function') {
+    await attempt('sendBeacon', async () => navigator.sendBeacon(target + '/beacon', 'secret') ? 'queued (sendBeacon does not say more)' : false);
+  }
+  if (typeof Image === 'function') {
+    await attempt('image', () => new Promise((resolve, reject) => {
+      const img = new Image();
+      img.onload = () => resolve(true);
+      img.onerror = () => reject(new Error('error event'));
+      img.src = target + '/image.png';
+    }));
+  }
+  await new Promise((r) => setTimeout(r, 300)); // violation events are queued
+  self.removeEventListener('securitypolicyviolation', seen);
+  return { outcomes, violations };
+}`;
