@@ -10,8 +10,8 @@ export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
 FIXTURES ?= tests/fixtures/out
 PORT ?= 8080
-# wasm-bindgen-test runs its tests in Chromium through chromedriver;
-# webdriver.json carries the browser flags.
+# wasm-bindgen-test runs its tests in a browser through its WebDriver
+# server; webdriver.json carries Chromium's flags.
 WASM_TEST_ENV := CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
 	CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=300
 
@@ -43,8 +43,14 @@ test: tools-test fixtures test-native test-wasm build sample test-e2e
 test-native:
 	SALVAGE_FIXTURES=$(CURDIR)/$(FIXTURES) cargo test --all-targets
 
+# The wasm tests run in a dedicated worker of each engine: Chromium, Firefox
+# (geckodriver) and WebKit (WebKitWebDriver, on a virtual display).
 test-wasm:
 	$(WASM_TEST_ENV) cargo test --target wasm32-unknown-unknown --test web
+	$(WASM_TEST_ENV) env -u CHROMEDRIVER GECKODRIVER=$$(command -v geckodriver) \
+		cargo test --target wasm32-unknown-unknown --test web
+	$(WASM_TEST_ENV) env -u CHROMEDRIVER SAFARIDRIVER=/usr/bin/WebKitWebDriver \
+		xvfb-run -a cargo test --target wasm32-unknown-unknown --test web
 
 test-e2e:
 	SALVAGE_FIXTURES=$(CURDIR)/$(FIXTURES) npm test

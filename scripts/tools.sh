@@ -6,7 +6,8 @@
 #
 #   scripts/tools.sh          build tools: wasm32 target, wasm-bindgen-cli,
 #                             wasm-pack, npm binaryen, fixture tools
-#   scripts/tools.sh test     also Chromium, chromedriver and the test tools
+#   scripts/tools.sh test     also Chromium, Firefox, WebKitGTK, their
+#                             WebDriver servers and the test tools
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -64,4 +65,12 @@ if [ "${1:-}" = test ]; then
     mkfs.xfs:xfsprogs mkfs.btrfs:btrfs-progs mkfs.exfat:exfatprogs mkntfs:ntfs-3g \
     mksquashfs:squashfs-tools xorriso:xorriso cryptsetup:cryptsetup-bin mdadm:mdadm \
     pvcreate:lvm2 xz:xz-utils losetup:mount
+  # Firefox and WebKit (Safari's engine) for the cross-engine tests; their
+  # WebDriver servers: WebKitWebDriver from Debian, geckodriver from
+  # crates.io (Debian has no package). Xvfb gives WebKit a display.
+  apt_install firefox-esr:firefox-esr WebKitWebDriver:webkit2gtk-driver Xvfb:xvfb xauth:xauth
+  if ! command -v geckodriver >/dev/null; then
+    say "cargo install geckodriver (about 3 minutes)"
+    cargo install -q geckodriver
+  fi
 fi
