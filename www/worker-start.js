@@ -27,9 +27,10 @@ export function inheritingUrl(url, options = {}) {
   return URL.createObjectURL(new Blob([body], { type: 'text/javascript' }));
 }
 
-// A dynamic import(), not a static one: a module worker's static imports
-// are checked against worker-src (blob: only), import() against script-src
-// ('self'). Messages that arrive while the module loads are kept and handed
+// A dynamic import(), not a static one: Chromium checks a module worker's
+// static imports against worker-src, import() against script-src ('self').
+// (Firefox checks the static imports inside imported modules against
+// worker-src too, which is why the page's worker-src names 'self'.) Messages that arrive while the module loads are kept and handed
 // to it once it has set its handlers; a module that fails to load throws,
 // so the page sees the worker's error event.
 function moduleShim(href) {
