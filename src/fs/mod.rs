@@ -247,6 +247,74 @@ pub trait FileSystem {
     }
 }
 
+/// Most symlinks [`resolve_following`] follows in one lookup (Linux's
+/// `MAXSYMLINKS`); more is a loop.
+pub const MAX_SYMLINKS: u32 = 40;
+/// Longest symlink target read while resolving.
+const MAX_TARGET_BYTES: u64 = 4096;
+
+/// Resolves an absolute path inside the volume, following symlinks in
+/// every component as the server would have: an absolute target starts
+/// again at the volume's root (never the machine running Salvage), `..`
+/// stops at the root, and more than [`MAX_SYMLINKS`] links is an error
+/// (a loop). Returns the inode and the path it was found at, with every
+/// link replaced by its target.
+pub fn resolve_following(fs: &dyn FileSystem, path: &[u8]) -> Result<(u64, Vec<u8>)> {
+    let shown = || crate::path::display_bytes(path);
+    let mut todo: std::collections::VecDeque<Vec<u8>> =
+        path.split(|b| *b == b'/').filter(|p| !p.is_empty() && *p != b".").map(<[u8]>::to_vec).collect();
+    // (name, inode) from the root down to the current directory.
+    let mut at: Vec<(Vec<u8>, u64)> = Vec::new();
+    let mut links = 0u32;
+    let mut inode = fs.root();
+    while let Some(part) = todo.pop_front() {
+        if part == b".." {
+            at.pop();
+            inode = at.last().map_or(fs.root(), |(_, i)| *i);
+            continue;
+        }
+        if fs.stat(inode)?.kind != FileKind::Dir {
+            return Err(Error::not_found(format!("{} is not a directory", shown())));
+        }
+        let next = fs
+            .lookup(inode, &part)?
+            .ok_or_else(|| Error::not_found(format!("no such file or directory: {}", shown())))?;
+        let meta = fs.stat(next)?;
+        if meta.kind != FileKind::Symlink {
+            at.push((part, next));
+            inode = next;
+            continue;
+        }
+        links = links.saturating_add(1);
+        if links > MAX_SYMLINKS {
+            return Err(Error::corrupt(format!("{}: more than {MAX_SYMLINKS} symbolic links (a loop)", shown())));
+        }
+        if meta.size > MAX_TARGET_BYTES {
+            return Err(Error::corrupt(format!("{}: a symbolic link target of {} bytes", shown(), meta.size)));
+        }
+        let target = fs.read_link(next)?;
+        if target.is_empty() {
+            return Err(Error::not_found(format!("{}: an empty symbolic link", shown())));
+        }
+        if target.starts_with(b"/") {
+            at.clear();
+            inode = fs.root();
+        }
+        for t in target.split(|b| *b == b'/').filter(|p| !p.is_empty() && *p != b".").rev() {
+            todo.push_front(t.to_vec());
+        }
+    }
+    let mut resolved = Vec::new();
+    for (name, _) in &at {
+        resolved.push(b'/');
+        resolved.extend_from_slice(name);
+    }
+    if resolved.is_empty() {
+        resolved.push(b'/');
+    }
+    Ok((inode, resolved))
+}
+
 impl Timestamp {
     /// ISO 8601 in UTC, e.g. `1999-12-31T23:59:59Z`; works for any year,
     /// before 1970 too (proleptic Gregorian calendar).
