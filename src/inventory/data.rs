@@ -88,7 +88,7 @@ pub(crate) fn scan_tls_and_panels(cx: &mut Ctx) {
         if name.starts_with(b".") || !cx.is_dir(&dir) {
             continue;
         }
-        let mut item = NewItem::dir(ItemKind::Tls, format!("certificate {}", escape(&name)), &dir).essential();
+        let mut item = NewItem::dir(ItemKind::TlsCertificate, format!("certificate {}", escape(&name)), &dir).essential();
         // live/NAME/*.pem link into archive/: the whole /etc/letsencrypt is what restores.
         let has_key = cx.find(&join(&dir, b"privkey.pem")).is_some_and(|f| f.meta.kind == FileKind::File);
         item = item.detail("private key", if has_key { "present" } else { "missing" }).detail("restore with", "/etc/letsencrypt");

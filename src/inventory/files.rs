@@ -75,6 +75,10 @@ impl<'a> Ctx<'a> {
         if item.owner.is_none() {
             if let Some(f) = self.find(&item.path) {
                 item.owner = Some((f.meta.uid, f.meta.gid));
+            } else if let Ok(m) = self.fs.resolve(&item.path).and_then(|i| self.fs.stat(i)) {
+                // A link whose target is elsewhere (an enabled unit of a
+                // package on another volume): the link's own owner.
+                item.owner = Some((m.uid, m.gid));
             }
         }
         self.items.push(item);
@@ -89,7 +93,12 @@ impl<'a> Ctx<'a> {
             Ok((inode, meta, path)) => Some(Found { inode, meta, path }),
             Err(e) if e.kind() == ErrorKind::NotFound => None,
             Err(e) => {
-                self.note(format!("{}: {}", escape(path), e.message()));
+                let shown = escape(path);
+                if e.message().starts_with(&shown) {
+                    self.note(e.message().to_string());
+                } else {
+                    self.note(format!("{shown}: {}", e.message()));
+                }
                 None
             }
         }

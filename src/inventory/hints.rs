@@ -125,9 +125,10 @@ pub fn restore_hints_for<S: AsRef<str>>(inv: &Inventory, fs: &dyn FileSystem, se
             ItemKind::Crontab if item.path == "/var/spool/cron" => hints.push(
                 "Users' crontabs (/var/spool/cron): cron ignores a crontab not owned by its user (on Debian: group crontab, mode 600); or reinstall each with `crontab -u USER FILE`.".to_string(),
             ),
-            ItemKind::Tls if item.path == "/etc/letsencrypt" || part => hints.push(format!(
-                "Let's Encrypt ({}): restore /etc/letsencrypt as a whole — live/ holds symbolic links into archive/, and renewal/ the settings certbot renews with; private keys must stay readable by root only.",
-                item.path
+            ItemKind::Tls => hints.push(format!(
+                "Let's Encrypt ({}{}): restore /etc/letsencrypt as a whole — live/ holds symbolic links into archive/, and renewal/ the settings certbot renews with; private keys must stay readable by root only.",
+                item.path,
+                if part { ", only part of it selected" } else { "" }
             )),
             ItemKind::DockerVolume => hints.push(format!(
                 "{} ({}): create it with `docker volume create {}` and copy the files into its _data folder as root, keeping the numeric owners (`unzip -X`): the containers use the image's uids.",

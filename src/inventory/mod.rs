@@ -180,7 +180,10 @@ pub enum ItemKind {
     WebRoot,
     MailSpool,
     Maildir,
+    /// `/etc/letsencrypt` as a whole.
     Tls,
+    /// One certificate's `live/NAME` folder (links into `archive/`).
+    TlsCertificate,
     Panel,
 }
 
@@ -194,7 +197,7 @@ impl ItemKind {
             MysqlDatadir | MysqlDatabase | PostgresCluster | Redis | Mongodb | Sqlite | DockerVolume | DockerCompose => Section::Data,
             WebRoot => Section::Web,
             MailSpool | Maildir => Section::Mail,
-            Tls => Section::Tls,
+            Tls | TlsCertificate => Section::Tls,
             Panel => Section::Panels,
         }
     }
@@ -203,7 +206,7 @@ impl ItemKind {
     /// files whose size nobody asks for).
     fn sized(self) -> bool {
         use ItemKind::*;
-        !matches!(self, SystemdUnit | SystemdTimer | InitScript | SshHostKeys | Panel)
+        !matches!(self, SystemdUnit | SystemdTimer | InitScript | SshHostKeys | TlsCertificate | Panel)
     }
 }
 

@@ -59,6 +59,9 @@ pub(crate) fn scan(cx: &mut Ctx, users: &mut Vec<User>, groups: &mut Vec<Group>)
         cx.note("/etc/passwd: not found; owners are shown as numbers");
         return;
     };
+    if super::files::looks_binary(&table) {
+        cx.note("/etc/passwd: holds binary data; only its readable lines were used");
+    }
     let mut dropped = 0usize;
     for line in table.split(|b| *b == b'\n') {
         let Some([name, _, uid, gid, gecos, home, shell]) = passwd_fields(line) else { continue };
@@ -91,7 +94,7 @@ pub(crate) fn scan(cx: &mut Ctx, users: &mut Vec<User>, groups: &mut Vec<Group>)
         u.home_exists = true;
         // Service accounts' homes (/var/lib/…, /var/www) are found as what they hold.
         if u.human {
-            let title = if u.gecos.split(',').next().is_some_and(|g| !g.is_empty()) {
+            let title = if u.gecos.split(',').next().is_some_and(|g| !g.is_empty() && g != u.name) {
                 format!("{} ({})", u.name, u.gecos.split(',').next().unwrap_or(""))
             } else {
                 u.name.clone()
