@@ -16,6 +16,7 @@
 //! [`Scan::step`], so the page can stream them with progress. The
 //! partial [`Inventory`] can be read between steps.
 
+mod cache;
 mod files;
 mod hints;
 mod mail;
@@ -315,7 +316,7 @@ pub fn is_linux_root(fs: &dyn FileSystem) -> bool {
 
 /// The steppable inventory of one volume.
 pub struct Scan {
-    fs: Rc<dyn FileSystem>,
+    fs: Rc<cache::CachedFs>,
     inv: Inventory,
     stage: Stage,
     ctx_work: u64,
@@ -327,6 +328,7 @@ pub struct Scan {
 impl Scan {
     /// Starts an inventory, or `None` when the volume is not a Linux root.
     pub fn new(fs: Rc<dyn FileSystem>) -> Option<Scan> {
+        let fs = Rc::new(cache::CachedFs::new(fs));
         if !is_linux_root(&*fs) {
             return None;
         }
