@@ -160,6 +160,7 @@ fn finds_each_thing_with_paths_sizes_and_owners() {
         (ItemKind::Sqlite, "/srv/app/data/app.sqlite"),
         (ItemKind::WebRoot, "/var/www/shop/public"),
         (ItemKind::WebRoot, "/srv/blog"),
+        (ItemKind::WebRoot, "/var/www/legacy"),
         (ItemKind::WebRoot, "/var/www"),
         (ItemKind::MailSpool, "/var/mail"),
         (ItemKind::Maildir, "/home/alice/Maildir"),
@@ -191,7 +192,10 @@ fn finds_each_thing_with_paths_sizes_and_owners() {
     assert_eq!(detail(shop, "server names"), "shop.example www.shop.example");
     assert_eq!(detail(shop, "config"), "/etc/nginx/sites-enabled/shop.example");
     assert_eq!(detail(item(&inv, ItemKind::WebRoot, "/srv/blog"), "config"), "/etc/nginx/sites-enabled/blog.example");
-    assert!(!inv.items.iter().any(|i| i.path == "/var/www/html" && i.kind == ItemKind::WebRoot), "the default site is not enabled");
+    let legacy = item(&inv, ItemKind::WebRoot, "/var/www/legacy");
+    assert_eq!((legacy.title.as_str(), detail(legacy, "server names")), ("Apache site legacy.example", "legacy.example old.example"));
+    assert_eq!(detail(legacy, "config"), "/etc/apache2/sites-enabled/legacy.conf");
+    assert!(!inv.items.iter().any(|i| i.path == "/var/www/html" && i.kind == ItemKind::WebRoot), "the default sites are not enabled");
     assert_eq!(detail(item(&inv, ItemKind::MailSpool, "/var/mail"), "mailboxes"), "alice bob");
     assert_eq!(detail(item(&inv, ItemKind::SshHostKeys, "/etc/ssh"), "types"), "ecdsa ed25519 rsa");
     let docker_db = item(&inv, ItemKind::DockerVolume, "/var/lib/docker/volumes/app_db/_data").owner.as_ref().unwrap();
@@ -343,6 +347,8 @@ fn reads_only_what_it_needs() {
     let config_files: Vec<&str> = read.keys().map(|i| paths[i].as_str()).filter(|p| config(p)).collect();
     assert!(!config_files.contains(&"/etc/mysql/mariadb.conf.d/README.txt"), "only *.cnf are included");
     assert!(!config_files.contains(&"/etc/nginx/sites-available/default"), "a site that is not enabled is not read");
+    assert!(!config_files.contains(&"/etc/apache2/sites-available/000-default.conf"));
+    assert!(config_files.contains(&"/etc/apache2/sites-available/legacy.conf") && config_files.contains(&"/etc/apache2/ports.conf"));
     assert!(config_files.contains(&"/etc/nginx/snippets/fastcgi-php.conf"));
     eprintln!("files read: {} whole, {} probed; folders listed: {}", config_files.len(), probed.len(), rec.listed.get());
 

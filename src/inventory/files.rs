@@ -40,6 +40,8 @@ pub(crate) struct Ctx<'a> {
     pub fs: &'a dyn FileSystem,
     /// Work units spent (stats, entries, reads).
     pub work: u64,
+    /// Folders that could not be listed in full.
+    pub damaged_listings: u64,
     items: Vec<NewItem>,
     notes: Vec<String>,
 }
@@ -54,7 +56,7 @@ pub(crate) struct Found {
 
 impl<'a> Ctx<'a> {
     pub fn new(fs: &'a dyn FileSystem) -> Ctx<'a> {
-        Ctx { fs, work: 0, items: Vec::new(), notes: Vec::new() }
+        Ctx { fs, work: 0, damaged_listings: 0, items: Vec::new(), notes: Vec::new() }
     }
 
     pub fn into_parts(self) -> (Vec<NewItem>, Vec<String>) {
@@ -169,6 +171,7 @@ impl<'a> Ctx<'a> {
         let iter = match self.fs.read_dir(inode) {
             Ok(i) => i,
             Err(e) => {
+                self.damaged_listings = self.damaged_listings.saturating_add(1);
                 self.note(format!("{}: can't list: {}", escape(path), e.message()));
                 return out;
             }
@@ -179,6 +182,7 @@ impl<'a> Ctx<'a> {
             match entry {
                 Ok(e) => {
                     if out.len() >= MAX_DIR_ENTRIES {
+                        self.damaged_listings = self.damaged_listings.saturating_add(1);
                         self.note(format!("{}: more than {MAX_DIR_ENTRIES} entries; the rest were not looked at", escape(path)));
                         break;
                     }
@@ -186,6 +190,9 @@ impl<'a> Ctx<'a> {
                 }
                 Err(e) => {
                     errors = errors.saturating_add(1);
+                    if errors == 1 && !e.message().ends_with(crate::fs::LISTED_ANYWAY) {
+                        self.damaged_listings = self.damaged_listings.saturating_add(1);
+                    }
                     if errors == 1 {
                         self.note(format!("{}: part of the folder can't be read: {}", escape(path), e.message()));
                     }

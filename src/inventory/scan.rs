@@ -184,7 +184,12 @@ impl Sizes {
             }
             let Some(walk) = self.current.as_mut() else { continue };
             while let Some((dir, inode)) = walk.stack.pop() {
-                for (name, child, kind) in cx.list_inode(&dir, inode) {
+                let damaged = cx.damaged_listings;
+                let listed = cx.list_inode(&dir, inode);
+                if cx.damaged_listings != damaged {
+                    walk.short = true;
+                }
+                for (name, child, kind) in listed {
                     walk.entries = walk.entries.saturating_add(1);
                     self.total = self.total.saturating_add(1);
                     let path = join(&dir, &name);
