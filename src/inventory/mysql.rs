@@ -92,7 +92,7 @@ impl MyCnf {
                 Some((k, v)) => (k.trim(), v.trim()),
                 None => (line, ""),
             };
-            if key.replace('-', "_").to_ascii_lowercase() == "datadir" && is_server_group(&group) {
+            if key.replace('-', "_").eq_ignore_ascii_case("datadir") && is_server_group(&group) {
                 let value = unquote(strip_comment(value));
                 if value.starts_with('/') {
                     self.datadir = Some((value.trim_end_matches('/').as_bytes().to_vec(), path.to_vec()));

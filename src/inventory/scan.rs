@@ -71,10 +71,8 @@ impl TreeScan {
                     },
                 };
                 match kind {
-                    FileKind::Dir => {
-                        if depth < SCAN_MAX_DEPTH && !SKIP_DIRS.contains(&name.as_slice()) && self.visited.insert(child) {
-                            subdirs.push((path, child, depth.saturating_add(1)));
-                        }
+                    FileKind::Dir if depth < SCAN_MAX_DEPTH && !SKIP_DIRS.contains(&name.as_slice()) && self.visited.insert(child) => {
+                        subdirs.push((path, child, depth.saturating_add(1)));
                     }
                     FileKind::File => self.file(cx, &path, &name, child),
                     _ => {}
