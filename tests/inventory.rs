@@ -469,6 +469,8 @@ fn damaged_configs_give_notes_not_panics() {
         assert!(notes.contains(want), "missing note {want:?} in:\n{notes}");
     }
     assert!(inv.system.os.is_none());
+    // `..` past the root stays at the volume's root, as in the kernel.
+    assert_eq!(inv.system.hostname.as_deref(), Some("bad-host"));
     assert!(!inv.items.iter().any(|i| matches!(i.kind, ItemKind::MysqlDatadir | ItemKind::PostgresCluster)));
     // Any budget, even one unit a step, ends.
     let mut scan = Scan::new(fs).unwrap();
