@@ -153,6 +153,7 @@ fn finds_each_thing_with_paths_sizes_and_owners() {
         (ItemKind::MysqlDatabase, "/srv/mysql/shop"),
         (ItemKind::MysqlDatabase, "/srv/mysql/wiki@002ddb"),
         (ItemKind::PostgresCluster, "/var/lib/postgresql/15/main"),
+        (ItemKind::PostgresCluster, "/srv/pg-archive"),
         (ItemKind::Redis, "/var/lib/redis"),
         (ItemKind::DockerVolume, "/var/lib/docker/volumes/app_db/_data"),
         (ItemKind::DockerVolume, "/var/lib/docker/volumes/app_uploads/_data"),
@@ -188,6 +189,7 @@ fn finds_each_thing_with_paths_sizes_and_owners() {
     assert_eq!(detail(datadir, "databases"), "shop wiki-db");
     assert_eq!(item(&inv, ItemKind::MysqlDatabase, "/srv/mysql/wiki@002ddb").title, "database wiki-db");
     assert_eq!(detail(item(&inv, ItemKind::PostgresCluster, "/var/lib/postgresql/15/main"), "major version"), "15");
+    assert_eq!(item(&inv, ItemKind::PostgresCluster, "/srv/pg-archive").title, "PostgreSQL 15 cluster archive");
     let shop = item(&inv, ItemKind::WebRoot, "/var/www/shop/public");
     assert_eq!(detail(shop, "server names"), "shop.example www.shop.example");
     assert_eq!(detail(shop, "config"), "/etc/nginx/sites-enabled/shop.example");
@@ -222,6 +224,7 @@ fn finds_each_thing_with_paths_sizes_and_owners() {
             "/srv/app/docker-compose.yml",
             "/srv/blog",
             "/srv/mysql",
+            "/srv/pg-archive",
             "/var/lib/docker/volumes/app_db/_data",
             "/var/lib/docker/volumes/app_uploads/_data",
             "/var/lib/postgresql/15/main",
@@ -330,7 +333,7 @@ fn reads_only_what_it_needs() {
             || p == "/usr/lib/os-release"
             || p.ends_with("/authorized_keys")
             || p == "/srv/mysql/mysql_upgrade_info"
-            || p == "/var/lib/postgresql/15/main/PG_VERSION"
+            || p.ends_with("/PG_VERSION")
     };
     let mut probed = Vec::new();
     for (inode, bytes) in read.iter() {
@@ -499,7 +502,7 @@ fn cli_text_and_json() {
         "  /srv/mysql  MySQL/MariaDB data directory  460.2 KiB in 15 files  mysql:mysql  [essential]\n",
         "      databases: shop wiki-db\n",
         "  /var/www/shop/public  nginx site shop.example  ",
-        "\nEssentials (15 paths;",
+        "\nEssentials (16 paths;",
         "\nRestore hints for the essentials\n",
     ] {
         assert!(out.contains(line), "{line:?} not in:\n{out}");

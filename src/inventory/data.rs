@@ -21,6 +21,21 @@ fn pg_cluster(cx: &mut Ctx, dir: &[u8], title: String) {
     cx.add_item(NewItem::dir(ItemKind::PostgresCluster, title, dir).essential().detail("major version", version));
 }
 
+/// `data_directory = '/path'` of postgresql.conf (the last one wins).
+fn pg_data_directory(conf: &str) -> Option<String> {
+    let mut found = None;
+    for line in conf.lines() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        let Some(rest) = line.strip_prefix("data_directory") else { continue };
+        let value = rest.trim_start().strip_prefix('=').unwrap_or(rest).trim();
+        let value = value.trim_matches(|c| c == '\'' || c == '"');
+        if value.starts_with('/') {
+            found = Some(value.to_string());
+        }
+    }
+    found
+}
+
 pub(crate) fn scan(cx: &mut Ctx) {
     // Debian: /var/lib/postgresql/<version>/<cluster> (usually main).
     for (version, _, _) in cx.list(b"/var/lib/postgresql") {
@@ -29,6 +44,22 @@ pub(crate) fn scan(cx: &mut Ctx) {
             let dir = join(&vdir, &cluster);
             if cx.is_dir(&dir) {
                 pg_cluster(cx, &dir, format!("PostgreSQL {} cluster {}", escape(&version), escape(&cluster)));
+            }
+        }
+    }
+    // Debian's clusters moved elsewhere: data_directory in
+    // /etc/postgresql/<version>/<cluster>/postgresql.conf.
+    for (version, _, _) in cx.list(b"/etc/postgresql") {
+        let vdir = join(b"/etc/postgresql", &version);
+        for (cluster, _, _) in cx.list(&vdir) {
+            let conf = join(&join(&vdir, &cluster), b"postgresql.conf");
+            let Some(bytes) = cx.read_text(&conf) else { continue };
+            if let Some(dir) = pg_data_directory(&text(&bytes)) {
+                if cx.is_dir(dir.as_bytes()) {
+                    pg_cluster(cx, dir.trim_end_matches('/').as_bytes(), format!("PostgreSQL {} cluster {}", escape(&version), escape(&cluster)));
+                } else {
+                    cx.note(format!("PostgreSQL cluster {}/{}: data_directory {dir} is not on this volume", escape(&version), escape(&cluster)));
+                }
             }
         }
     }
@@ -101,5 +132,17 @@ pub(crate) fn scan_tls_and_panels(cx: &mut Ctx) {
         if cx.is_dir(dir) {
             cx.add_item(NewItem::dir(ItemKind::Panel, name, dir).detail("panel", name));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgresql_conf_data_directory() {
+        assert_eq!(pg_data_directory("data_directory = '/srv/pg' # moved\n").as_deref(), Some("/srv/pg"));
+        assert_eq!(pg_data_directory("#data_directory = '/x'\ndata_directory='/y'\n").as_deref(), Some("/y"));
+        assert_eq!(pg_data_directory("data_directory = 'relative'\n"), None);
     }
 }
