@@ -363,6 +363,60 @@ mod tests {
         assert_eq!(flag_names(0x20 | 0x1000_0000 | 0x400), vec!["append", "inline_data", "0x400"]);
     }
 
+    /// A tiny tree by inode: (kind, entries, link target).
+    struct MemFs(Vec<(FileKind, Vec<(&'static [u8], u64)>, &'static [u8])>);
+
+    impl FileSystem for MemFs {
+        fn info(&self) -> FsInfo {
+            FsInfo::default()
+        }
+        fn root(&self) -> u64 {
+            0
+        }
+        fn stat(&self, inode: u64) -> Result<Metadata> {
+            let (kind, _, target) = self.0.get(inode as usize).ok_or_else(|| Error::corrupt("no such inode"))?;
+            let t = Timestamp::default();
+            Ok(Metadata { inode, kind: *kind, mode: 0o777, uid: 0, gid: 0, size: target.len() as u64, nlink: 1, atime: t, mtime: t, ctime: t, crtime: None, rdev: None, flags: 0, problems: Vec::new() })
+        }
+        fn read_dir(&self, inode: u64) -> Result<DirIter<'_>> {
+            let entries = &self.0[inode as usize].1;
+            Ok(Box::new(entries.iter().map(|(n, i)| Ok(DirEntry { name: n.to_vec(), inode: *i, kind: None }))))
+        }
+        fn read_at(&self, _: u64, _: u64, _: &mut [u8]) -> Result<usize> {
+            Ok(0)
+        }
+        fn read_link(&self, inode: u64) -> Result<Vec<u8>> {
+            Ok(self.0[inode as usize].2.to_vec())
+        }
+    }
+
+    #[test]
+    fn resolves_links_inside_the_volume() {
+        use FileKind::{Dir, File, Symlink};
+        let fs = MemFs(vec![
+            /* 0 / */ (Dir, vec![(b"etc", 1), (b"usr", 2), (b"loop", 7), (b"up", 8)], b""),
+            /* 1 /etc */ (Dir, vec![(b"os-release", 3), (b"abs", 5), (b"file-as-dir", 9)], b""),
+            /* 2 /usr */ (Dir, vec![(b"lib", 4)], b""),
+            /* 3 /etc/os-release */ (Symlink, vec![], b"../usr/lib/os-release"),
+            /* 4 /usr/lib */ (Dir, vec![(b"os-release", 6)], b""),
+            /* 5 /etc/abs */ (Symlink, vec![], b"/usr/lib"),
+            /* 6 /usr/lib/os-release */ (File, vec![], b""),
+            /* 7 /loop */ (Symlink, vec![], b"/loop/x"),
+            /* 8 /up */ (Symlink, vec![], b"../../../../usr/./lib//"),
+            /* 9 /etc/file-as-dir */ (Symlink, vec![], b"os-release"),
+        ]);
+        let r = |p: &[u8]| resolve_following(&fs, p).map(|(i, path)| (i, String::from_utf8(path).unwrap()));
+        assert_eq!(r(b"/etc/os-release").unwrap(), (6, "/usr/lib/os-release".into()));
+        assert_eq!(r(b"/etc/abs/os-release").unwrap(), (6, "/usr/lib/os-release".into()));
+        assert_eq!(r(b"/up").unwrap(), (4, "/usr/lib".into()));
+        assert_eq!(r(b"/").unwrap(), (0, "/".into()));
+        assert_eq!(r(b"/etc/..").unwrap(), (0, "/".into()));
+        let e = r(b"/loop").unwrap_err();
+        assert_eq!((e.kind(), e.to_string()), (crate::ErrorKind::Corrupt, "/loop: more than 40 symbolic links (a loop)".into()));
+        assert_eq!(r(b"/etc/file-as-dir/x").unwrap_err().kind(), crate::ErrorKind::NotFound);
+        assert_eq!(r(b"/etc/missing").unwrap_err().kind(), crate::ErrorKind::NotFound);
+    }
+
     #[test]
     fn kinds_from_modes() {
         assert_eq!(FileKind::from_mode(0o100644), FileKind::File);
