@@ -167,6 +167,12 @@ impl<'a> Ctx<'a> {
     }
 
     pub fn list_inode(&mut self, path: &[u8], inode: u64) -> Vec<(Vec<u8>, u64, Option<FileKind>)> {
+        self.list_capped(path, inode, MAX_DIR_ENTRIES)
+    }
+
+    /// [`Ctx::list_inode`] with another cap (the walks take big folders,
+    /// a Maildir's `cur` say, whole).
+    pub fn list_capped(&mut self, path: &[u8], inode: u64, cap: usize) -> Vec<(Vec<u8>, u64, Option<FileKind>)> {
         let mut out = Vec::new();
         let iter = match self.fs.read_dir(inode) {
             Ok(i) => i,
@@ -181,9 +187,9 @@ impl<'a> Ctx<'a> {
             self.work = self.work.saturating_add(1);
             match entry {
                 Ok(e) => {
-                    if out.len() >= MAX_DIR_ENTRIES {
+                    if out.len() >= cap {
                         self.damaged_listings = self.damaged_listings.saturating_add(1);
-                        self.note(format!("{}: more than {MAX_DIR_ENTRIES} entries; the rest were not looked at", escape(path)));
+                        self.note(format!("{}: more than {cap} entries; the rest were not looked at", escape(path)));
                         break;
                     }
                     out.push((e.name, e.inode, e.kind));

@@ -40,6 +40,8 @@ pub use hints::{hints_section, restore_hints, restore_hints_for};
 pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
 /// Entries read from one directory in the quick stages.
 pub const MAX_DIR_ENTRIES: usize = 4096;
+/// Entries read from one folder by the file scan and the size walks.
+pub const WALK_MAX_DIR_ENTRIES: usize = 65_536;
 /// Nesting of `!include`/`include`/`Include` followed.
 pub const MAX_INCLUDE_DEPTH: u32 = 8;
 /// Configuration files read per server family (my.cnf, nginx, Apache).

@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 
 use super::files::{Ctx, NewItem};
-use super::{Item, ItemKind, Size, SCAN_MAX_DEPTH, SCAN_MAX_ENTRIES, SCAN_MAX_MAGIC_READS, SIZE_MAX_ENTRIES, SIZE_MAX_ENTRIES_PER_ITEM};
+use super::{Item, ItemKind, Size, SCAN_MAX_DEPTH, SCAN_MAX_ENTRIES, SCAN_MAX_MAGIC_READS, SIZE_MAX_ENTRIES, SIZE_MAX_ENTRIES_PER_ITEM, WALK_MAX_DIR_ENTRIES};
 use crate::fs::FileKind;
 use crate::path::{escape, join, unescape};
 
@@ -52,7 +52,7 @@ impl TreeScan {
             }
         }
         while let Some((dir, inode, depth)) = self.stack.pop() {
-            let listed = cx.list_inode(&dir, inode);
+            let listed = cx.list_capped(&dir, inode, WALK_MAX_DIR_ENTRIES);
             let mut subdirs = Vec::new();
             for (name, child, kind) in listed {
                 self.entries = self.entries.saturating_add(1);
@@ -183,7 +183,7 @@ impl Sizes {
             let Some(walk) = self.current.as_mut() else { continue };
             while let Some((dir, inode)) = walk.stack.pop() {
                 let damaged = cx.damaged_listings;
-                let listed = cx.list_inode(&dir, inode);
+                let listed = cx.list_capped(&dir, inode, WALK_MAX_DIR_ENTRIES);
                 if cx.damaged_listings != damaged {
                     walk.short = true;
                 }
