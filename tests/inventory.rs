@@ -154,7 +154,7 @@ fn finds_each_thing_with_paths_sizes_and_owners() {
         (ItemKind::MysqlDatabase, "/srv/mysql/wiki@002ddb"),
         (ItemKind::PostgresCluster, "/var/lib/postgresql/15/main"),
         (ItemKind::PostgresCluster, "/srv/pg-archive"),
-        (ItemKind::Redis, "/var/lib/redis"),
+        (ItemKind::Redis, "/srv/redis"),
         (ItemKind::DockerVolume, "/var/lib/docker/volumes/app_db/_data"),
         (ItemKind::DockerVolume, "/var/lib/docker/volumes/app_uploads/_data"),
         (ItemKind::DockerCompose, "/srv/app/docker-compose.yml"),
@@ -200,6 +200,8 @@ fn finds_each_thing_with_paths_sizes_and_owners() {
     assert_eq!(detail(legacy, "config"), "/etc/apache2/sites-enabled/legacy.conf");
     assert!(!inv.items.iter().any(|i| i.path == "/var/www/html" && i.kind == ItemKind::WebRoot), "the default sites are not enabled");
     assert_eq!(detail(item(&inv, ItemKind::MailSpool, "/var/mail"), "mailboxes"), "alice bob");
+    let redis = item(&inv, ItemKind::Redis, "/srv/redis");
+    assert_eq!((detail(redis, "found at"), detail(redis, "files")), ("/var/lib/redis", "appendonlydir dump.rdb"));
     assert_eq!(detail(item(&inv, ItemKind::SshHostKeys, "/etc/ssh"), "types"), "ecdsa ed25519 rsa");
     let docker_db = item(&inv, ItemKind::DockerVolume, "/var/lib/docker/volumes/app_db/_data").owner.as_ref().unwrap();
     assert_eq!((docker_db.uid, docker_db.user.as_deref()), (999, None), "a container's uid has no name");
@@ -226,10 +228,10 @@ fn finds_each_thing_with_paths_sizes_and_owners() {
             "/srv/blog",
             "/srv/mysql",
             "/srv/pg-archive",
+            "/srv/redis",
             "/var/lib/docker/volumes/app_db/_data",
             "/var/lib/docker/volumes/app_uploads/_data",
             "/var/lib/postgresql/15/main",
-            "/var/lib/redis",
             "/var/mail",
             "/var/spool/cron",
             "/var/www",
@@ -593,7 +595,7 @@ fn essentials_export_keeps_owners() {
         "/srv/app/data/app.sqlite",
         "/srv/blog/index.html",
         "/var/www/shop/public/index.php",
-        "/var/lib/redis/dump.rdb",
+        "/srv/redis/dump.rdb",
     ] {
         assert!(seen.contains(must), "{must} is not in the essentials zip");
     }

@@ -70,14 +70,22 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Adds an item, owned by its path's owner when it exists. The path is
-    /// kept as given (so a link such as /var/mail is selected as named)
-    /// but owner and kind come from what it resolves to.
+    /// Adds an item, owned by its path's owner. Data found through a
+    /// symbolic link (`/var/lib/mysql → /data/mysql`) is listed at its real
+    /// path, so selecting it exports the files, not the link; the name it
+    /// was found by stays as a detail. Enabled units stay the links they are.
     pub fn add_item(&mut self, mut item: NewItem) {
-        if item.owner.is_none() {
-            if let Some(f) = self.find(&item.path) {
+        let keep_link = matches!(item.kind, ItemKind::SystemdUnit | ItemKind::SystemdTimer);
+        if let Some(f) = self.find(&item.path) {
+            if !keep_link && f.path != item.path {
+                item.details.push(("found at".to_string(), escape(&item.path)));
+                item.path = f.path;
+            }
+            if item.owner.is_none() {
                 item.owner = Some((f.meta.uid, f.meta.gid));
-            } else if let Ok(m) = self.fs.resolve(&item.path).and_then(|i| self.fs.stat(i)) {
+            }
+        } else if item.owner.is_none() {
+            if let Ok(m) = self.fs.resolve(&item.path).and_then(|i| self.fs.stat(i)) {
                 // A link whose target is elsewhere (an enabled unit of a
                 // package on another volume): the link's own owner.
                 item.owner = Some((m.uid, m.gid));
