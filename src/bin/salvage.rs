@@ -344,7 +344,7 @@ fn export(args: &Args) -> Result<ExitCode> {
 
 /// `salvage inventory`: the volume's "at a glance" record, as text or JSON.
 fn inventory(args: &Args) -> Result<ExitCode> {
-    use salvage::inventory::{is_linux_root, restore_hints_for, Scan, Section};
+    use salvage::inventory::{find_linux_root, is_linux_root, restore_hints_for, Scan, Section};
 
     if !args.paths.is_empty() {
         return Err(Error::invalid("inventory takes no paths; it looks at the whole volume"));
@@ -359,12 +359,7 @@ fn inventory(args: &Args) -> Result<ExitCode> {
             (v, fs)
         }
         None => {
-            let found = image
-                .volumes()
-                .iter()
-                .filter(|v| v.supported)
-                .find_map(|v| image.filesystem(v.index).ok().filter(|fs| is_linux_root(&**fs)).map(|fs| (v.index, fs)));
-            found.ok_or_else(|| Error::not_found("no volume on this image is a Linux root filesystem (one with /etc and /usr or /bin)"))?
+            find_linux_root(&image).ok_or_else(|| Error::not_found("no volume on this image is a Linux root filesystem (one with /etc and /usr or /bin)"))?
         }
     };
     let started = std::time::Instant::now();

@@ -316,6 +316,16 @@ pub fn is_linux_root(fs: &dyn FileSystem) -> bool {
     is_dir(b"/etc") && (is_dir(b"/usr") || is_dir(b"/bin"))
 }
 
+/// The first readable volume of an image that is a Linux root, for the
+/// CLI without `--volume` and the page's "At a glance" panel.
+pub fn find_linux_root(image: &crate::image::Image) -> Option<(u32, Rc<dyn FileSystem>)> {
+    image
+        .volumes()
+        .iter()
+        .filter(|v| v.supported)
+        .find_map(|v| image.filesystem(v.index).ok().filter(|fs| is_linux_root(&**fs)).map(|fs| (v.index, fs)))
+}
+
 /// The steppable inventory of one volume.
 pub struct Scan {
     fs: Rc<cache::CachedFs>,
