@@ -431,7 +431,11 @@ fn inventory(args: &Args) -> Result<ExitCode> {
                     let people: Vec<String> = inv.users.iter().filter(|u| u.human).map(|u| format!("{} ({})", u.name, u.uid)).collect();
                     let services: Vec<&str> = inv.users.iter().filter(|u| !u.human).map(|u| u.name.as_str()).collect();
                     body.push(format!("  people: {}", if people.is_empty() { "none".into() } else { people.join(", ") }));
-                    body.push(format!("  service accounts: {} ({})", services.len(), services.join(", ")));
+                    body.push(if services.is_empty() {
+                        "  service accounts: none".to_string()
+                    } else {
+                        format!("  service accounts: {} ({})", services.len(), services.join(", "))
+                    });
                     body.push(format!("  groups: {}", inv.groups.len()));
                 }
                 _ => {}
