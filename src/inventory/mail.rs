@@ -39,7 +39,8 @@ pub(crate) fn scan(cx: &mut Ctx, users: &[User]) {
             cx.add_item(NewItem::dir(ItemKind::MailSpool, "virtual mailboxes", dir).essential());
         }
     }
-    for u in users.iter().filter(|u| u.home_exists) {
+    // People's homes only: service accounts keep no Maildir, virtual users aren't in passwd.
+    for u in users.iter().filter(|u| u.home_exists && u.human) {
         let home = unescape(&u.home);
         if home == b"/" {
             continue;

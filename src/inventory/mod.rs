@@ -335,6 +335,8 @@ pub struct Scan {
     dropped_items: usize,
     tree: scan::TreeScan,
     sizes: scan::Sizes,
+    /// (kind, path) → index in `inv.items`.
+    index: HashMap<(ItemKind, String), usize>,
 }
 
 impl Scan {
@@ -352,6 +354,7 @@ impl Scan {
             dropped_items: 0,
             tree: scan::TreeScan::new(),
             sizes: scan::Sizes::default(),
+            index: HashMap::new(),
         })
     }
 
@@ -440,7 +443,7 @@ impl Scan {
     fn push_item(&mut self, it: files::NewItem) {
         let path = escape(&it.path);
         // One item per (kind, path): two vhosts sharing a root are one root.
-        if let Some(prev) = self.inv.items.iter_mut().find(|p| p.kind == it.kind && p.path == path) {
+        if let Some(prev) = self.index.get(&(it.kind, path.clone())).and_then(|i| self.inv.items.get_mut(*i)) {
             for d in it.details {
                 if !prev.details.contains(&d) {
                     prev.details.push(d);
@@ -453,6 +456,7 @@ impl Scan {
             self.dropped_items = self.dropped_items.saturating_add(1);
             return;
         }
+        self.index.insert((it.kind, path.clone()), self.inv.items.len());
         self.inv.items.push(Item {
             kind: it.kind,
             section: it.kind.section(),
@@ -500,11 +504,14 @@ pub fn essentials(items: &[Item]) -> Vec<String> {
     let mut paths: Vec<&str> = items.iter().filter(|i| i.essential).map(|i| i.path.as_str()).collect();
     paths.sort_unstable();
     paths.dedup();
+    let mut kept: std::collections::HashSet<&str> = std::collections::HashSet::new();
     let mut out: Vec<String> = Vec::new();
     for p in paths {
-        // Sorted order puts a folder right before what lies inside it.
-        let inside = out.iter().any(|o| o == "/" || p.strip_prefix(o.as_str()).is_some_and(|rest| rest.starts_with('/')));
+        // Is any ancestor folder of p already kept? (Sorted order puts
+        // ancestors first.)
+        let inside = kept.contains("/") || p.match_indices('/').skip(1).any(|(i, _)| p.get(..i).is_some_and(|a| kept.contains(a)));
         if !inside {
+            kept.insert(p);
             out.push(p.to_string());
         }
     }
@@ -530,7 +537,18 @@ mod tests {
 
     #[test]
     fn essentials_drop_nested_paths() {
-        let items = [item("/var/www/a", true), item("/var/www", true), item("/var/www2", true), item("/srv", false), item("/etc", true), item("/etc/ssh", true)];
-        assert_eq!(essentials(&items), vec!["/etc", "/var/www", "/var/www2"]);
+        let items = [
+            item("/var/www/a", true),
+            item("/var/www", true),
+            item("/var/www2", true),
+            item("/var/www-x/y", true),
+            item("/srv", false),
+            item("/srv/a", true),
+            item("/etc", true),
+            item("/etc/ssh", true),
+            item("/etc/ssh", true),
+        ];
+        assert_eq!(essentials(&items), vec!["/etc", "/srv/a", "/var/www", "/var/www-x/y", "/var/www2"]);
+        assert_eq!(essentials(&[item("/", true), item("/etc", true)]), vec!["/"]);
     }
 }

@@ -62,6 +62,16 @@ pub(crate) fn scan(cx: &mut Ctx, users: &mut Vec<User>, groups: &mut Vec<Group>)
     if super::files::looks_binary(&table) {
         cx.note("/etc/passwd: holds binary data; only its readable lines were used");
     }
+    let group_names: std::collections::HashMap<u32, String> = groups.iter().rev().map(|g| (g.gid, g.name.clone())).collect();
+    let mut member_of: std::collections::HashMap<&str, Vec<String>> = std::collections::HashMap::new();
+    for g in groups.iter() {
+        for m in &g.members {
+            let list = member_of.entry(m.as_str()).or_default();
+            if list.len() < 256 {
+                list.push(g.name.clone());
+            }
+        }
+    }
     let mut dropped = 0usize;
     for line in table.split(|b| *b == b'\n') {
         let Some([name, _, uid, gid, gecos, home, shell]) = passwd_fields(line) else { continue };
@@ -71,9 +81,9 @@ pub(crate) fn scan(cx: &mut Ctx, users: &mut Vec<User>, groups: &mut Vec<Group>)
             continue;
         }
         let human = uid == 0 || (uid >= uid_min && uid <= uid_max && is_login_shell(&shell));
-        let group = groups.iter().find(|g| g.gid == gid).map(|g| g.name.clone());
-        let member_of = groups.iter().filter(|g| g.members.contains(&name)).map(|g| g.name.clone()).collect();
-        users.push(User { name, uid, gid, group, gecos, home, shell, human, home_exists: false, authorized_keys: Vec::new(), groups: member_of });
+        let group = group_names.get(&gid).cloned();
+        let extra = member_of.get(name.as_str()).cloned().unwrap_or_default();
+        users.push(User { name, uid, gid, group, gecos, home, shell, human, home_exists: false, authorized_keys: Vec::new(), groups: extra });
     }
     if dropped > 0 {
         cx.note(format!("/etc/passwd: {dropped} more accounts not listed (at most {MAX_USERS})"));
