@@ -616,3 +616,89 @@ fn essentials_export_keeps_owners() {
     eprintln!("essentials zip: {checked} entries, owners checked");
     std::fs::remove_file(&zip_path).unwrap();
 }
+
+/// A made-up volume with hostile sizes, generated on demand: /home/big
+/// holds 300,000 files that all start like SQLite databases, /srv/deep
+/// nests 2,000 folders, /etc/passwd names big as a person's home.
+struct HugeFs;
+
+const BIG: u64 = 7;
+const BIG_FILES: u64 = 300_000;
+const FIRST_FILE: u64 = 1_000_000;
+const DEEP: u64 = 100;
+const DEEP_LEVELS: u64 = 2_000;
+const PASSWD: &[u8] = b"root:x:0:0:root:/root:/bin/bash\nbig:x:1000:1000:Big:/home/big:/bin/bash\n";
+
+impl FileSystem for HugeFs {
+    fn info(&self) -> FsInfo {
+        FsInfo::default()
+    }
+    fn root(&self) -> u64 {
+        1
+    }
+    fn stat(&self, inode: u64) -> salvage::Result<Metadata> {
+        let (kind, size) = match inode {
+            6 => (FileKind::File, PASSWD.len() as u64),
+            i if i >= FIRST_FILE => (FileKind::File, 1024),
+            _ => (FileKind::Dir, 4096),
+        };
+        let t = salvage::fs::Timestamp::default();
+        Ok(Metadata { inode, kind, mode: 0o755, uid: 1000, gid: 1000, size, nlink: 1, atime: t, mtime: t, ctime: t, crtime: None, rdev: None, flags: 0, problems: Vec::new() })
+    }
+    fn read_dir(&self, inode: u64) -> salvage::Result<DirIter<'_>> {
+        let fixed = |v: Vec<(&'static str, u64)>| -> DirIter<'static> {
+            Box::new(v.into_iter().map(|(n, i)| Ok(salvage::fs::DirEntry { name: n.as_bytes().to_vec(), inode: i, kind: None })))
+        };
+        Ok(match inode {
+            1 => fixed(vec![("etc", 2), ("usr", 3), ("home", 4), ("srv", 5)]),
+            2 => fixed(vec![("passwd", 6)]),
+            4 => fixed(vec![("big", BIG)]),
+            5 => fixed(vec![("deep", DEEP)]),
+            BIG => Box::new((0..BIG_FILES).map(|i| Ok(salvage::fs::DirEntry { name: format!("f{i}.db").into_bytes(), inode: FIRST_FILE + i, kind: Some(FileKind::File) }))),
+            i if (DEEP..DEEP + DEEP_LEVELS).contains(&i) => fixed(vec![("d", i + 1)]),
+            _ => fixed(vec![]),
+        })
+    }
+    fn read_at(&self, inode: u64, offset: u64, buf: &mut [u8]) -> salvage::Result<usize> {
+        let data: Vec<u8> = if inode == 6 { PASSWD.to_vec() } else { b"SQLite format 3\0".to_vec() };
+        let rest = data.get(offset as usize..).unwrap_or(&[]);
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        Ok(n)
+    }
+    fn read_link(&self, _: u64) -> salvage::Result<Vec<u8>> {
+        Err(salvage::Error::invalid("not a link"))
+    }
+}
+
+#[test]
+fn budgets_bound_huge_trees() {
+    let started = Instant::now();
+    let mut scan = Scan::new(Rc::new(HugeFs)).unwrap();
+    let mut steps = 0;
+    let mut last = 0;
+    loop {
+        let p = scan.step(10_000);
+        // Past the budget by at most one folder: its listing and stats.
+        assert!(p.work - last <= 10_000 + 2 * 65_536 + 100, "a step did {}", p.work - last);
+        last = p.work;
+        steps += 1;
+        if p.done {
+            break;
+        }
+    }
+    let inv = scan.finish();
+    eprintln!("huge made-up tree: {:.0} ms, {steps} steps, {} items", started.elapsed().as_secs_f64() * 1000.0, inv.items.len());
+    assert!(!inv.complete);
+    let notes = inv.notes.join("\n");
+    assert!(notes.contains("/home/big: more than 65536 entries; the rest were not looked at"), "{notes}");
+    assert!(notes.contains("the SQLite scan read the headers of 5000 files and stopped"), "{notes}");
+    assert!(notes.contains("more items were found but not listed (at most 5000)"), "{notes}");
+    let sqlite = inv.items.iter().filter(|i| i.kind == ItemKind::Sqlite).count();
+    assert!(sqlite <= 5000, "{sqlite}");
+    let home = item(&inv, ItemKind::Home, "/home/big");
+    let size = home.size.unwrap();
+    assert!(!size.complete && size.files == 65_536, "{size:?}");
+    // The nested folders are scanned only to SCAN_MAX_DEPTH: nothing hangs.
+    assert!(started.elapsed().as_secs() < 30);
+}

@@ -45,8 +45,9 @@ impl TreeScan {
             self.started = true;
             for root in SCAN_ROOTS.iter().rev() {
                 if let Some(f) = cx.find(root) {
+                    // Walked from its real path, so what it finds needs no lookup again.
                     if f.meta.kind == FileKind::Dir && self.visited.insert(f.inode) {
-                        self.stack.push((root.to_vec(), f.inode, 0));
+                        self.stack.push((f.path, f.inode, 0));
                     }
                 }
             }
@@ -87,11 +88,11 @@ impl TreeScan {
     }
 
     fn file(&mut self, cx: &mut Ctx, path: &[u8], name: &[u8], inode: u64) {
+        let Some(m) = cx.stat(path, inode) else { return };
         if COMPOSE_NAMES.contains(&name) {
-            cx.add_item(NewItem::dir(ItemKind::DockerCompose, format!("compose file in {}", escape(parent(path))), path).essential());
+            cx.add_item(NewItem::file(ItemKind::DockerCompose, format!("compose file in {}", escape(parent(path))), path, &m).essential());
             return;
         }
-        let Some(m) = cx.stat(path, inode) else { return };
         if m.size < 512 || m.size % 512 != 0 {
             return;
         }
@@ -107,7 +108,7 @@ impl TreeScan {
         let mut head = [0u8; 16];
         match cx.fs.read_at(inode, 0, &mut head) {
             Ok(16) if &head == SQLITE_MAGIC => {
-                cx.add_item(NewItem::dir(ItemKind::Sqlite, format!("SQLite database {}", escape(name)), path).essential());
+                cx.add_item(NewItem::file(ItemKind::Sqlite, format!("SQLite database {}", escape(name)), path, &m).essential());
             }
             Ok(_) => {}
             Err(e) => cx.note(format!("{}: {}", escape(path), e.message())),
