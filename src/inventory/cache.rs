@@ -69,7 +69,10 @@ impl FileSystem for CachedFs {
             }
         }
         if head.len() <= MAX_DIR_ENTRIES && head.iter().all(|e| e.is_ok()) {
-            let list: Rc<[DirEntry]> = head.iter().filter_map(|e| e.as_ref().ok().cloned()).collect();
+            // Sorted by name, so lookups are a binary search.
+            let mut sorted: Vec<DirEntry> = head.iter().filter_map(|e| e.as_ref().ok().cloned()).collect();
+            sorted.sort_by(|a, b| a.name.cmp(&b.name));
+            let list: Rc<[DirEntry]> = sorted.into();
             let mut dirs = self.dirs.borrow_mut();
             if self.names.get().saturating_add(list.len()) > MAX_NAMES {
                 dirs.clear();
@@ -79,6 +82,25 @@ impl FileSystem for CachedFs {
             dirs.insert(inode, list);
         }
         Ok(Box::new(head.into_iter().chain(iter)))
+    }
+
+    fn lookup(&self, dir: u64, name: &[u8]) -> Result<Option<u64>> {
+        if !self.dirs.borrow().contains_key(&dir) {
+            // Lists (and keeps, when small) the folder; the search below uses it.
+            let mut found = None;
+            for e in self.read_dir(dir)?.flatten() {
+                if e.name == name {
+                    found = Some(e.inode);
+                    break;
+                }
+            }
+            if !self.dirs.borrow().contains_key(&dir) {
+                return Ok(found);
+            }
+        }
+        let dirs = self.dirs.borrow();
+        let Some(list) = dirs.get(&dir) else { return Ok(None) };
+        Ok(list.binary_search_by(|e| e.name.as_slice().cmp(name)).ok().and_then(|i| list.get(i)).map(|e| e.inode))
     }
 
     fn read_at(&self, inode: u64, offset: u64, buf: &mut [u8]) -> Result<usize> {

@@ -55,6 +55,9 @@ pub(crate) struct Ctx<'a> {
     pub work: u64,
     /// Folders that could not be listed in full.
     pub damaged_listings: u64,
+    /// Work after which this stage reads nothing more (a hostile image
+    /// with thousands of huge config folders still ends).
+    limit: u64,
     items: Vec<NewItem>,
     notes: Vec<String>,
 }
@@ -69,7 +72,22 @@ pub(crate) struct Found {
 
 impl<'a> Ctx<'a> {
     pub fn new(fs: &'a dyn FileSystem) -> Ctx<'a> {
-        Ctx { fs, work: 0, damaged_listings: 0, items: Vec::new(), notes: Vec::new() }
+        Ctx { fs, work: 0, damaged_listings: 0, limit: u64::MAX, items: Vec::new(), notes: Vec::new() }
+    }
+
+    /// A stage that runs whole: stop reading past `limit` work units.
+    pub fn limited(mut self, limit: u64) -> Ctx<'a> {
+        self.limit = limit;
+        self
+    }
+
+    /// Whether the stage's limit is spent (a note the first time).
+    fn spent(&mut self) -> bool {
+        if self.work <= self.limit {
+            return false;
+        }
+        self.note(format!("this part of the inventory stopped after {} steps of reading; it is incomplete", self.limit));
+        true
     }
 
     pub fn into_parts(self) -> (Vec<NewItem>, Vec<String>) {
@@ -114,6 +132,9 @@ impl<'a> Ctx<'a> {
     /// Resolves a path (symlinks followed inside the volume) and stats it.
     /// Missing → `None` silently; damage → `None` and a note.
     pub fn find(&mut self, path: &[u8]) -> Option<Found> {
+        if self.spent() {
+            return None;
+        }
         self.work = self.work.saturating_add(1);
         let found = resolve_following(self.fs, path).and_then(|(inode, p)| Ok((inode, self.fs.stat(inode)?, p)));
         match found {
@@ -199,6 +220,9 @@ impl<'a> Ctx<'a> {
     /// a Maildir's `cur` say, whole).
     pub fn list_capped(&mut self, path: &[u8], inode: u64, cap: usize) -> Vec<(Vec<u8>, u64, Option<FileKind>)> {
         let mut out = Vec::new();
+        if self.spent() {
+            return out;
+        }
         let iter = match self.fs.read_dir(inode) {
             Ok(i) => i,
             Err(e) => {

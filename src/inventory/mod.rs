@@ -46,6 +46,8 @@ pub const WALK_MAX_DIR_ENTRIES: usize = 65_536;
 pub const MAX_INCLUDE_DEPTH: u32 = 8;
 /// Configuration files read per server family (my.cnf, nginx, Apache).
 pub const MAX_CONFIG_FILES: usize = 256;
+/// Work units (lookups, entries, reads) one quick stage may spend.
+pub const QUICK_STAGE_MAX_WORK: u64 = 500_000;
 /// Items kept; more are counted in a note.
 pub const MAX_ITEMS: usize = 5000;
 /// Entries the SQLite/compose scan visits in all.
@@ -367,6 +369,9 @@ impl Scan {
             let left = budget.max(1).saturating_sub(self.ctx_work.saturating_sub(start));
             let fs = self.fs.clone();
             let mut cx = files::Ctx::new(&*fs);
+            if !matches!(self.stage, Stage::Files | Stage::Sizes) {
+                cx = cx.limited(QUICK_STAGE_MAX_WORK);
+            }
             let finished = match self.stage {
                 Stage::System => {
                     system::scan(&mut cx, &mut self.inv.system);
