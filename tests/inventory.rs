@@ -7,6 +7,8 @@
 //! `$CARGO_TARGET_TMPDIR/inventory` (rebuilt when the script is newer);
 //! needs root (chown) and the tools named in the script's header.
 
+#![allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
+
 mod common;
 
 use std::cell::{Cell, RefCell};

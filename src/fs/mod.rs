@@ -363,8 +363,11 @@ mod tests {
         assert_eq!(flag_names(0x20 | 0x1000_0000 | 0x400), vec!["append", "inline_data", "0x400"]);
     }
 
-    /// A tiny tree by inode: (kind, entries, link target).
-    struct MemFs(Vec<(FileKind, Vec<(&'static [u8], u64)>, &'static [u8])>);
+    /// One inode of [`MemFs`]: kind, entries, link target.
+    type MemNode = (FileKind, Vec<(&'static [u8], u64)>, &'static [u8]);
+
+    /// A tiny tree by inode.
+    struct MemFs(Vec<MemNode>);
 
     impl FileSystem for MemFs {
         fn info(&self) -> FsInfo {
@@ -374,19 +377,19 @@ mod tests {
             0
         }
         fn stat(&self, inode: u64) -> Result<Metadata> {
-            let (kind, _, target) = self.0.get(inode as usize).ok_or_else(|| Error::corrupt("no such inode"))?;
+            let (kind, _, target) = self.0.get(usize::try_from(inode).unwrap()).ok_or_else(|| Error::corrupt("no such inode"))?;
             let t = Timestamp::default();
             Ok(Metadata { inode, kind: *kind, mode: 0o777, uid: 0, gid: 0, size: target.len() as u64, nlink: 1, atime: t, mtime: t, ctime: t, crtime: None, rdev: None, flags: 0, problems: Vec::new() })
         }
         fn read_dir(&self, inode: u64) -> Result<DirIter<'_>> {
-            let entries = &self.0[inode as usize].1;
+            let entries = &self.0[usize::try_from(inode).unwrap()].1;
             Ok(Box::new(entries.iter().map(|(n, i)| Ok(DirEntry { name: n.to_vec(), inode: *i, kind: None }))))
         }
         fn read_at(&self, _: u64, _: u64, _: &mut [u8]) -> Result<usize> {
             Ok(0)
         }
         fn read_link(&self, inode: u64) -> Result<Vec<u8>> {
-            Ok(self.0[inode as usize].2.to_vec())
+            Ok(self.0[usize::try_from(inode).unwrap()].2.to_vec())
         }
     }
 
