@@ -140,13 +140,14 @@ fn finds_each_thing_with_paths_sizes_and_owners() {
     // People and service accounts by login.defs' UID_MIN and the shell.
     let human: Vec<&str> = inv.users.iter().filter(|u| u.human).map(|u| u.name.as_str()).collect();
     assert_eq!(human, ["root", "alice", "bob"]);
-    assert_eq!(inv.users.len(), 13);
+    assert_eq!(inv.users.len(), 15);
+    assert!(!inv.users.iter().find(|u| u.name == "vmail").unwrap().human, "uid 5000 with nologin is a service");
     let alice = inv.users.iter().find(|u| u.name == "alice").unwrap();
     assert_eq!((alice.uid, alice.gid, alice.group.as_deref()), (1000, 1000, Some("alice")));
     assert_eq!(alice.groups, ["sudo", "docker"]);
     assert_eq!(alice.authorized_keys, ["/home/alice/.ssh/authorized_keys"]);
     assert!(!inv.users.iter().find(|u| u.name == "postgres").unwrap().human, "uid 105 with a shell is still a service");
-    assert_eq!(inv.groups.len(), 14);
+    assert_eq!(inv.groups.len(), 15);
 
     for (kind, path) in [
         (ItemKind::Config, "/etc"),
@@ -161,6 +162,8 @@ fn finds_each_thing_with_paths_sizes_and_owners() {
         (ItemKind::PostgresCluster, "/var/lib/postgresql/15/main"),
         (ItemKind::PostgresCluster, "/srv/pg-archive"),
         (ItemKind::Redis, "/srv/redis"),
+        (ItemKind::Mongodb, "/var/lib/mongodb"),
+        (ItemKind::MailSpool, "/var/vmail"),
         (ItemKind::DockerVolume, "/var/lib/docker/volumes/app_db/_data"),
         (ItemKind::DockerVolume, "/var/lib/docker/volumes/app_uploads/_data"),
         (ItemKind::DockerCompose, "/srv/app/docker-compose.yml"),
@@ -237,9 +240,11 @@ fn finds_each_thing_with_paths_sizes_and_owners() {
             "/srv/redis",
             "/var/lib/docker/volumes/app_db/_data",
             "/var/lib/docker/volumes/app_uploads/_data",
+            "/var/lib/mongodb",
             "/var/lib/postgresql/15/main",
             "/var/mail",
             "/var/spool/cron",
+            "/var/vmail",
             "/var/www",
         ]
     );
@@ -430,6 +435,8 @@ fn restore_hints_name_versions_owners_and_accounts() {
 
     let part = restore_hints(fs.clone(), &["/srv/mysql/shop"], []).join("\n");
     assert!(part.contains("Only part of it is selected"), "{part}");
+    let vmail = restore_hints(fs.clone(), &["/var/vmail"], []).join("\n");
+    assert!(vmail.contains("belong to vmail:vmail (uid 5000, gid 5000 on this image)"), "{vmail}");
     let pg = restore_hints(fs.clone(), &["/var/lib/postgresql"], []).join("\n");
     assert!(pg.contains("needs PostgreSQL 15") && pg.contains("/etc/postgresql/15/main"), "{pg}");
     let section = salvage::inventory::hints_section(&hints);
@@ -523,7 +530,7 @@ fn cli_text_and_json() {
         "  /srv/mysql  MySQL/MariaDB data directory  460.2 KiB in 15 files  mysql:mysql  [essential]\n",
         "      databases: shop wiki-db\n",
         "  /var/www/shop/public  nginx site shop.example  ",
-        "\nEssentials (16 paths;",
+        "\nEssentials (18 paths;",
         "\nRestore hints for the essentials\n",
     ] {
         assert!(out.contains(line), "{line:?} not in:\n{out}");

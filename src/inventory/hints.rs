@@ -109,7 +109,9 @@ pub fn restore_hints_for<S: AsRef<str>>(inv: &Inventory, fs: &dyn FileSystem, se
                     }
                 }
                 let mut h = format!("Mail in {}: each mailbox must belong to its user, or delivery and IMAP refuse it (`chown USER:GROUP FILE`).", item.path);
-                if !owners.is_empty() {
+                if owners.is_empty() {
+                    h.push_str(&format!(" Here the mail folders belong to {}, the account the mail server delivers as: `chown -R {} DIR`.", who(&item.owner), chown(&item.owner)));
+                } else {
                     h.push_str(&format!(" On this image: {}.", owners.join("; ")));
                 }
                 hints.push(h);
