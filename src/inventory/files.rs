@@ -58,6 +58,8 @@ pub(crate) struct Ctx<'a> {
     /// Work after which this stage reads nothing more (a hostile image
     /// with thousands of huge config folders still ends).
     limit: u64,
+    /// The limit was reached: what the stage found is incomplete.
+    pub cut_short: bool,
     items: Vec<NewItem>,
     notes: Vec<String>,
 }
@@ -72,7 +74,7 @@ pub(crate) struct Found {
 
 impl<'a> Ctx<'a> {
     pub fn new(fs: &'a dyn FileSystem) -> Ctx<'a> {
-        Ctx { fs, work: 0, damaged_listings: 0, limit: u64::MAX, items: Vec::new(), notes: Vec::new() }
+        Ctx { fs, work: 0, damaged_listings: 0, limit: u64::MAX, cut_short: false, items: Vec::new(), notes: Vec::new() }
     }
 
     /// A stage that runs whole: stop reading past `limit` work units.
@@ -86,6 +88,7 @@ impl<'a> Ctx<'a> {
         if self.work <= self.limit {
             return false;
         }
+        self.cut_short = true;
         self.note(format!("this part of the inventory stopped after {} steps of reading; it is incomplete", self.limit));
         true
     }

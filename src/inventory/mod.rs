@@ -48,6 +48,8 @@ pub const MAX_INCLUDE_DEPTH: u32 = 8;
 pub const MAX_CONFIG_FILES: usize = 256;
 /// Work units (lookups, entries, reads) one quick stage may spend.
 pub const QUICK_STAGE_MAX_WORK: u64 = 500_000;
+/// Notes kept; more are counted in a last one.
+pub const MAX_NOTES: usize = 500;
 /// Items kept; more are counted in a note.
 pub const MAX_ITEMS: usize = 5000;
 /// Entries the SQLite/compose scan visits in all.
@@ -335,6 +337,9 @@ pub struct Scan {
     stage: Stage,
     ctx_work: u64,
     dropped_items: usize,
+    /// A quick stage stopped at its work limit.
+    quick_cut: bool,
+    dropped_notes: usize,
     tree: scan::TreeScan,
     sizes: scan::Sizes,
     /// (kind, path) → index in `inv.items`.
@@ -354,6 +359,8 @@ impl Scan {
             stage: Stage::System,
             ctx_work: 0,
             dropped_items: 0,
+            quick_cut: false,
+            dropped_notes: 0,
             tree: scan::TreeScan::new(),
             sizes: scan::Sizes::default(),
             index: HashMap::new(),
@@ -408,8 +415,17 @@ impl Scan {
                 Stage::Done => true,
             };
             self.ctx_work = self.ctx_work.saturating_add(cx.work.max(1));
+            self.quick_cut |= cx.cut_short;
             let (new_items, notes) = cx.into_parts();
-            self.inv.notes.extend(notes);
+            for n in notes {
+                if self.inv.notes.len() < MAX_NOTES {
+                    if !self.inv.notes.contains(&n) {
+                        self.inv.notes.push(n);
+                    }
+                } else {
+                    self.dropped_notes = self.dropped_notes.saturating_add(1);
+                }
+            }
             for it in new_items {
                 self.push_item(it);
             }
@@ -485,8 +501,14 @@ impl Scan {
             }
         }
         self.inv.essentials = essentials(&self.inv.items);
-        let cut = self.inv.items.iter().any(|i| i.size.is_some_and(|s| !s.complete)) || self.tree.cut_short() || self.dropped_items > 0;
+        let cut = self.inv.items.iter().any(|i| i.size.is_some_and(|s| !s.complete)) || self.tree.cut_short() || self.dropped_items > 0 || self.quick_cut;
         self.inv.complete = self.stage == Stage::Done && !cut;
+        if self.stage == Stage::Done && self.dropped_notes > 0 {
+            let note = format!("… and {} more notes", self.dropped_notes);
+            if !self.inv.notes.contains(&note) {
+                self.inv.notes.push(note);
+            }
+        }
         if self.stage == Stage::Done && self.dropped_items > 0 {
             let note = format!("{} more items were found but not listed (at most {MAX_ITEMS})", self.dropped_items);
             if !self.inv.notes.contains(&note) {
