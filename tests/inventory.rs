@@ -488,6 +488,7 @@ fn damaged_configs_give_notes_not_panics() {
         "/etc/os-release: more than 40 symbolic links (a loop)",
         "/etc/mysql/my.cnf: holds binary data",
         "/etc/mysql/my.cnf: included again (an include loop)",
+        "/etc/mysql/chain/c8.cnf: includes nested deeper than 8; not followed",
         "MySQL datadir /var/lib/mysql-bad (datadir in /etc/mysql/my.cnf) is not on this volume",
         "/etc/nginx/nginx.conf: includes itself (an include loop)",
         "/etc/nginx/conf.d/huge.conf: 2200000 bytes; only the first 1048576 were read",
