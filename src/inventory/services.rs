@@ -48,19 +48,19 @@ pub(crate) fn scan(cx: &mut Ctx) {
         .filter(|n| !n.starts_with(b".") && !NOT_INIT_SCRIPTS.contains(&n.as_slice()))
         .collect();
     if !scripts.is_empty() {
-        let mut started: Vec<(Vec<u8>, String)> = Vec::new();
+        let mut started: std::collections::HashMap<Vec<u8>, Vec<String>> = std::collections::HashMap::new();
         for level in [b'2', b'3', b'4', b'5'] {
             let dir = [b"/etc/rc".as_slice(), &[level], b".d"].concat();
             for (link, _, _) in cx.list(&dir) {
                 if link.first() == Some(&b'S') && link.len() > 3 {
                     if let Some(name) = link.get(3..) {
-                        started.push((name.to_vec(), char::from(level).to_string()));
+                        started.entry(name.to_vec()).or_default().push(char::from(level).to_string());
                     }
                 }
             }
         }
         for s in scripts {
-            let levels: Vec<String> = started.iter().filter(|(n, _)| *n == s).map(|(_, l)| l.clone()).collect();
+            let levels = started.get(&s).cloned().unwrap_or_default();
             let mut item = NewItem::dir(ItemKind::InitScript, format!("init script {}", escape(&s)), &join(b"/etc/init.d", &s));
             item = item.detail("started in runlevels", if levels.is_empty() { "none".to_string() } else { levels.join(" ") });
             cx.add_item(item);
