@@ -168,7 +168,8 @@ pub fn restore_hints_for<S: AsRef<str>>(inv: &Inventory, fs: &dyn FileSystem, se
             }
             hints.push(h);
         }
-        let unknown: Vec<String> = uids.iter().filter(|u| !inv.users.iter().any(|x| x.uid == **u)).map(|u| u.to_string()).take(20).collect();
+        let known: BTreeSet<u32> = inv.users.iter().map(|u| u.uid).collect();
+        let unknown: Vec<String> = uids.difference(&known).map(|u| u.to_string()).take(20).collect();
         if !unknown.is_empty() {
             hints.push(format!("Files owned by uids with no account in the image's /etc/passwd: {} (often a container's or a deleted user's).", unknown.join(", ")));
         }
