@@ -14,7 +14,20 @@
 //! run whole in the first steps, the slow parts (the SQLite/compose file
 //! scan and recursive sizes) advance by a budget of work units per
 //! [`Scan::step`], so the page can stream them with progress. The
-//! partial [`Inventory`] can be read between steps.
+//! partial [`Inventory`] can be read between steps:
+//!
+//! ```text
+//! let mut scan = Scan::new(fs)?;        // None: not a Linux root
+//! while !scan.step(20_000).done {       // ~20,000 stats/entries/reads a step
+//!     show(scan.inventory());           // items appear, sizes fill in
+//! }
+//! let inventory = scan.finish();
+//! ```
+//!
+//! The core has no clock (wasm), so budgets count work, not time; the page
+//! times its own steps. Sizes are apparent bytes of regular files (`du -b`,
+//! hard links once); `Size::complete` is false where a budget or damage
+//! cut a walk. Restore hints for an export: [`restore_hints`].
 
 mod cache;
 mod files;
