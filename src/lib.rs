@@ -5,6 +5,7 @@
 //! - [`volume`]: partition tables → volumes (offset, length, type, label);
 //! - [`fs`]: filesystems → directories, metadata and bytes by inode;
 //! - [`export`]: zip, report and manifest;
+//! - [`inventory`]: what a Linux root held ("this server at a glance");
 //! - [`image`]: opens the whole stack for the CLI and the page;
 //! - `web`: the wasm-bindgen API the browser worker calls.
 
@@ -13,6 +14,7 @@ pub mod error;
 pub mod export;
 pub mod fs;
 pub mod image;
+pub mod inventory;
 pub mod path;
 pub mod read_at;
 pub mod volume;

@@ -23,6 +23,7 @@ usage:
   salvage cat IMAGE [--with FILE]... [--volume N] PATH
   salvage stat IMAGE [--with FILE]... [--volume N] PATH [--json]
   salvage export IMAGE [--with FILE]... [--volume N] PATH... -o OUT.zip [--deflate] [--partial]
+  salvage inventory IMAGE [--with FILE]... [--volume N] [--json]
 
 IMAGE is the disk image; --with adds the other files of the same image
 (split pieces, VMDK extents, parent disks; any order).
@@ -41,7 +42,12 @@ export writes one zip with SALVAGE-REPORT.txt and manifest.csv at its
 root. --deflate compresses files where it pays; --partial keeps files
 with unreadable parts (zeros there). Exit status: 0 all exported intact,
 3 the zip is complete but some files are incomplete or left out (see
-the report), 1 nothing could be exported or the output failed.";
+the report), 1 nothing could be exported or the output failed.
+
+inventory tells what a Linux root filesystem held: system, users,
+services, databases, web roots, mail, certificates, control panels, with
+paths, sizes and owners, the \"essentials\" paths to export, and restore
+hints. Without --volume it uses the first volume that is a Linux root.";
 
 /// A native file read with positioned reads (a seek and a read where the
 /// platform has no positioned read).
@@ -214,6 +220,7 @@ fn run(args: &Args) -> Result<ExitCode> {
         "cat" => cat(args),
         "stat" => stat(args),
         "export" => export(args),
+        "inventory" => inventory(args),
         other => Err(Error::invalid(format!("unknown command {other:?}; try `salvage --help`"))),
     }
 }
@@ -333,6 +340,163 @@ fn export(args: &Args) -> Result<ExitCode> {
         summary.files_incomplete, summary.skipped, summary.walk_problems, summary.report_name
     );
     Ok(ExitCode::from(EXIT_INCOMPLETE))
+}
+
+/// `salvage inventory`: the volume's "at a glance" record, as text or JSON.
+fn inventory(args: &Args) -> Result<ExitCode> {
+    use salvage::inventory::{find_linux_root, is_linux_root, restore_hints_for, Scan, Section};
+
+    if !args.paths.is_empty() {
+        return Err(Error::invalid("inventory takes no paths; it looks at the whole volume"));
+    }
+    let image = open_image(args)?;
+    let (index, fs) = match args.volume {
+        Some(v) => {
+            let fs = image.filesystem(v)?;
+            if !is_linux_root(&*fs) {
+                return Err(Error::not_found(format!("volume {v} is not a Linux root filesystem (no /etc with /usr or /bin); there is nothing to take stock of")));
+            }
+            (v, fs)
+        }
+        None => {
+            find_linux_root(&image).ok_or_else(|| Error::not_found("no volume on this image is a Linux root filesystem (one with /etc and /usr or /bin)"))?
+        }
+    };
+    let started = std::time::Instant::now();
+    let mut scan = Scan::new(fs.clone()).ok_or_else(|| Error::not_found(format!("volume {index} is not a Linux root filesystem")))?;
+    while !scan.step(20_000).done {}
+    let inv = scan.finish();
+    let owners: Vec<(u32, u32)> = inv.items.iter().filter(|i| i.essential).filter_map(|i| i.owner.as_ref().map(|o| (o.uid, o.gid))).collect();
+    let hints = restore_hints_for(&inv, &*fs, &inv.essentials, owners);
+    let elapsed = started.elapsed();
+    let volume = image.volumes().iter().find(|v| v.index == index);
+    let label = volume.and_then(|v| v.label.clone());
+
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let io = output_error;
+    if args.json {
+        #[derive(serde::Serialize)]
+        struct Record<'a> {
+            volume: u32,
+            label: Option<String>,
+            #[serde(flatten)]
+            inventory: &'a salvage::inventory::Inventory,
+            restore_hints: &'a [String],
+        }
+        serde_json::to_writer_pretty(&mut out, &Record { volume: index, label, inventory: &inv, restore_hints: &hints })
+            .map_err(|e| output_error(e.into()))?;
+        writeln!(out).map_err(io)?;
+    } else {
+        let sys = &inv.system;
+        let mut lines = vec![format!(
+            "volume {index}{}: {}",
+            label.map(|l| format!(" \"{l}\"")).unwrap_or_default(),
+            sys.os.clone().unwrap_or_else(|| "Linux (release not recorded)".into())
+        )];
+        let size_text = |s: &Option<salvage::inventory::Size>| match s {
+            Some(s) => format!(
+                "{}{} in {} file{}",
+                if s.complete { "" } else { "at least " },
+                human(s.bytes),
+                s.files,
+                if s.files == 1 { "" } else { "s" }
+            ),
+            None => String::new(),
+        };
+        for section in Section::ALL {
+            let items: Vec<_> = inv.items.iter().filter(|i| i.section == section).collect();
+            let mut body = Vec::new();
+            match section {
+                Section::System => {
+                    let mut fact = |k: &str, v: Option<String>| {
+                        if let Some(v) = v {
+                            body.push(format!("  {k}: {v}"));
+                        }
+                    };
+                    fact("os", sys.os.clone().map(|o| match &sys.os_source {
+                        Some(src) => format!("{o} (from {src})"),
+                        None => o,
+                    }));
+                    fact("hostname", sys.hostname.clone());
+                    fact("kernels", (!sys.kernels.is_empty()).then(|| sys.kernels.join(", ")));
+                    fact("time zone", sys.timezone.clone());
+                    fact("last mounted", sys.last_mount_time.clone().map(|t| match &sys.last_mounted_on {
+                        Some(p) => format!("{t} on {p}"),
+                        None => t,
+                    }));
+                    fact("journal", sys.journal.clone());
+                }
+                Section::Users => {
+                    let people: Vec<String> = inv.users.iter().filter(|u| u.human).map(|u| format!("{} ({})", u.name, u.uid)).collect();
+                    let services: Vec<&str> = inv.users.iter().filter(|u| !u.human).map(|u| u.name.as_str()).collect();
+                    body.push(format!("  people: {}", if people.is_empty() { "none".into() } else { people.join(", ") }));
+                    body.push(if services.is_empty() {
+                        "  service accounts: none".to_string()
+                    } else {
+                        format!("  service accounts: {} ({})", services.len(), services.join(", "))
+                    });
+                    body.push(format!("  groups: {}", inv.groups.len()));
+                }
+                _ => {}
+            }
+            for i in items {
+                let owner = i
+                    .owner
+                    .as_ref()
+                    .map(|o| format!("{}:{}", o.user.clone().unwrap_or_else(|| o.uid.to_string()), o.group.clone().unwrap_or_else(|| o.gid.to_string())))
+                    .unwrap_or_default();
+                let mut line = format!("  {}  {}", i.path, i.title);
+                for part in [size_text(&i.size), owner] {
+                    if !part.is_empty() {
+                        line.push_str("  ");
+                        line.push_str(&part);
+                    }
+                }
+                if i.essential {
+                    line.push_str("  [essential]");
+                }
+                body.push(line);
+                for (k, v) in &i.details {
+                    body.push(format!("      {k}: {v}"));
+                }
+            }
+            if !body.is_empty() {
+                lines.push(String::new());
+                lines.push(section.title().to_string());
+                lines.extend(body);
+            }
+        }
+        lines.push(String::new());
+        lines.push(format!("Essentials ({} paths; export them with `salvage export IMAGE --volume {index} PATH... -o OUT.zip`)", inv.essentials.len()));
+        lines.extend(inv.essentials.iter().map(|p| format!("  {p}")));
+        if !hints.is_empty() {
+            lines.push(String::new());
+            lines.push("Restore hints for the essentials".into());
+            for h in &hints {
+                for (n, l) in h.lines().enumerate() {
+                    lines.push(format!("{}{l}", if n == 0 { "  - " } else { "  " }));
+                }
+            }
+        }
+        if !inv.notes.is_empty() {
+            lines.push(String::new());
+            lines.push("Notes".into());
+            lines.extend(inv.notes.iter().map(|n| format!("  {n}")));
+        }
+        if !inv.complete {
+            lines.push(String::new());
+            lines.push("Some walks stopped at their budget: sizes marked \"at least\" and the scans are incomplete (see the notes).".into());
+        }
+        for l in lines {
+            writeln!(out, "{l}").map_err(io)?;
+        }
+    }
+    out.flush().map_err(io)?;
+    if args.stats {
+        eprintln!("inventory: {} items in {:.1} ms", inv.items.len(), elapsed.as_secs_f64() * 1000.0);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn info(args: &Args) -> Result<ExitCode> {

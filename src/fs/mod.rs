@@ -247,6 +247,74 @@ pub trait FileSystem {
     }
 }
 
+/// Most symlinks [`resolve_following`] follows in one lookup (Linux's
+/// `MAXSYMLINKS`); more is a loop.
+pub const MAX_SYMLINKS: u32 = 40;
+/// Longest symlink target read while resolving.
+const MAX_TARGET_BYTES: u64 = 4096;
+
+/// Resolves an absolute path inside the volume, following symlinks in
+/// every component as the server would have: an absolute target starts
+/// again at the volume's root (never the machine running Salvage), `..`
+/// stops at the root, and more than [`MAX_SYMLINKS`] links is an error
+/// (a loop). Returns the inode and the path it was found at, with every
+/// link replaced by its target.
+pub fn resolve_following(fs: &dyn FileSystem, path: &[u8]) -> Result<(u64, Vec<u8>)> {
+    let shown = || crate::path::display_bytes(path);
+    let mut todo: std::collections::VecDeque<Vec<u8>> =
+        path.split(|b| *b == b'/').filter(|p| !p.is_empty() && *p != b".").map(<[u8]>::to_vec).collect();
+    // (name, inode) from the root down to the current directory.
+    let mut at: Vec<(Vec<u8>, u64)> = Vec::new();
+    let mut links = 0u32;
+    let mut inode = fs.root();
+    while let Some(part) = todo.pop_front() {
+        if part == b".." {
+            at.pop();
+            inode = at.last().map_or(fs.root(), |(_, i)| *i);
+            continue;
+        }
+        if fs.stat(inode)?.kind != FileKind::Dir {
+            return Err(Error::not_found(format!("{} is not a directory", shown())));
+        }
+        let next = fs
+            .lookup(inode, &part)?
+            .ok_or_else(|| Error::not_found(format!("no such file or directory: {}", shown())))?;
+        let meta = fs.stat(next)?;
+        if meta.kind != FileKind::Symlink {
+            at.push((part, next));
+            inode = next;
+            continue;
+        }
+        links = links.saturating_add(1);
+        if links > MAX_SYMLINKS {
+            return Err(Error::corrupt(format!("{}: more than {MAX_SYMLINKS} symbolic links (a loop)", shown())));
+        }
+        if meta.size > MAX_TARGET_BYTES {
+            return Err(Error::corrupt(format!("{}: a symbolic link target of {} bytes", shown(), meta.size)));
+        }
+        let target = fs.read_link(next)?;
+        if target.is_empty() {
+            return Err(Error::not_found(format!("{}: an empty symbolic link", shown())));
+        }
+        if target.starts_with(b"/") {
+            at.clear();
+            inode = fs.root();
+        }
+        for t in target.split(|b| *b == b'/').filter(|p| !p.is_empty() && *p != b".").rev() {
+            todo.push_front(t.to_vec());
+        }
+    }
+    let mut resolved = Vec::new();
+    for (name, _) in &at {
+        resolved.push(b'/');
+        resolved.extend_from_slice(name);
+    }
+    if resolved.is_empty() {
+        resolved.push(b'/');
+    }
+    Ok((inode, resolved))
+}
+
 impl Timestamp {
     /// ISO 8601 in UTC, e.g. `1999-12-31T23:59:59Z`; works for any year,
     /// before 1970 too (proleptic Gregorian calendar).
@@ -293,6 +361,63 @@ mod tests {
     fn names_flags() {
         assert_eq!(flag_names(0x10 | 0x80000), vec!["immutable", "extents"]);
         assert_eq!(flag_names(0x20 | 0x1000_0000 | 0x400), vec!["append", "inline_data", "0x400"]);
+    }
+
+    /// One inode of [`MemFs`]: kind, entries, link target.
+    type MemNode = (FileKind, Vec<(&'static [u8], u64)>, &'static [u8]);
+
+    /// A tiny tree by inode.
+    struct MemFs(Vec<MemNode>);
+
+    impl FileSystem for MemFs {
+        fn info(&self) -> FsInfo {
+            FsInfo::default()
+        }
+        fn root(&self) -> u64 {
+            0
+        }
+        fn stat(&self, inode: u64) -> Result<Metadata> {
+            let (kind, _, target) = self.0.get(usize::try_from(inode).unwrap()).ok_or_else(|| Error::corrupt("no such inode"))?;
+            let t = Timestamp::default();
+            Ok(Metadata { inode, kind: *kind, mode: 0o777, uid: 0, gid: 0, size: target.len() as u64, nlink: 1, atime: t, mtime: t, ctime: t, crtime: None, rdev: None, flags: 0, problems: Vec::new() })
+        }
+        fn read_dir(&self, inode: u64) -> Result<DirIter<'_>> {
+            let entries = &self.0[usize::try_from(inode).unwrap()].1;
+            Ok(Box::new(entries.iter().map(|(n, i)| Ok(DirEntry { name: n.to_vec(), inode: *i, kind: None }))))
+        }
+        fn read_at(&self, _: u64, _: u64, _: &mut [u8]) -> Result<usize> {
+            Ok(0)
+        }
+        fn read_link(&self, inode: u64) -> Result<Vec<u8>> {
+            Ok(self.0[usize::try_from(inode).unwrap()].2.to_vec())
+        }
+    }
+
+    #[test]
+    fn resolves_links_inside_the_volume() {
+        use FileKind::{Dir, File, Symlink};
+        let fs = MemFs(vec![
+            /* 0 / */ (Dir, vec![(b"etc", 1), (b"usr", 2), (b"loop", 7), (b"up", 8)], b""),
+            /* 1 /etc */ (Dir, vec![(b"os-release", 3), (b"abs", 5), (b"file-as-dir", 9)], b""),
+            /* 2 /usr */ (Dir, vec![(b"lib", 4)], b""),
+            /* 3 /etc/os-release */ (Symlink, vec![], b"../usr/lib/os-release"),
+            /* 4 /usr/lib */ (Dir, vec![(b"os-release", 6)], b""),
+            /* 5 /etc/abs */ (Symlink, vec![], b"/usr/lib"),
+            /* 6 /usr/lib/os-release */ (File, vec![], b""),
+            /* 7 /loop */ (Symlink, vec![], b"/loop/x"),
+            /* 8 /up */ (Symlink, vec![], b"../../../../usr/./lib//"),
+            /* 9 /etc/file-as-dir */ (Symlink, vec![], b"os-release"),
+        ]);
+        let r = |p: &[u8]| resolve_following(&fs, p).map(|(i, path)| (i, String::from_utf8(path).unwrap()));
+        assert_eq!(r(b"/etc/os-release").unwrap(), (6, "/usr/lib/os-release".into()));
+        assert_eq!(r(b"/etc/abs/os-release").unwrap(), (6, "/usr/lib/os-release".into()));
+        assert_eq!(r(b"/up").unwrap(), (4, "/usr/lib".into()));
+        assert_eq!(r(b"/").unwrap(), (0, "/".into()));
+        assert_eq!(r(b"/etc/..").unwrap(), (0, "/".into()));
+        let e = r(b"/loop").unwrap_err();
+        assert_eq!((e.kind(), e.to_string()), (crate::ErrorKind::Corrupt, "/loop: more than 40 symbolic links (a loop)".into()));
+        assert_eq!(r(b"/etc/file-as-dir/x").unwrap_err().kind(), crate::ErrorKind::NotFound);
+        assert_eq!(r(b"/etc/missing").unwrap_err().kind(), crate::ErrorKind::NotFound);
     }
 
     #[test]
