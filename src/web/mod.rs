@@ -9,9 +9,11 @@
 
 mod blob;
 mod export;
+mod inventory;
 
 pub use blob::BlobSource;
 pub use export::{ExportJob, FileJob};
+pub use inventory::InventoryJob;
 
 use std::rc::Rc;
 
