@@ -1,0 +1,97 @@
+// The folder tree beside the listing: nested lists of folders, each with
+// a button to show or hide its subfolders (read when first shown) and one
+// to open it. The folder in view is marked and its ancestors shown.
+
+import { el, clear } from './dom.js';
+import { joinPath } from './format.js';
+
+/**
+ * `load(path)` resolves to the names of a folder's subfolders; `go(path)`
+ * opens a folder. `rootLabel` names the volume ("Volume 2 (root)").
+ */
+export function createTree({ rootLabel, load, go }) {
+  const nodes = new Map(); // path → {li, toggle, group, state: 'unknown'|'loading'|'loaded', open}
+  const list = el('ul', { class: 'tree' });
+  const node = el('nav', { class: 'tree-pane', 'aria-label': 'Folders' }, list);
+  let current = null;
+
+  function makeNode(path, label) {
+    const toggle = el('button', { type: 'button', class: 'twisty', 'aria-expanded': 'false', 'aria-label': `Show folders in ${label}`, text: '▸' });
+    const name = el('button', { type: 'button', class: 'folder', title: path, text: label, onclick: () => go(path) });
+    const group = el('ul', { hidden: true });
+    const li = el('li', { dataset: { path } }, el('div', { class: 'tree-row' }, toggle, name), group);
+    const n = { li, toggle, name, group, state: 'unknown', open: false };
+    toggle.addEventListener('click', () => (n.open ? collapse(path) : expand(path)));
+    nodes.set(path, n);
+    return n;
+  }
+
+  function setChildren(path, names) {
+    const n = nodes.get(path);
+    if (!n) return;
+    n.state = 'loaded';
+    const kids = [...names].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    clear(n.group).append(...kids.map((name) => {
+      const p = joinPath(path, name);
+      return (nodes.get(p) || makeNode(p, name)).li;
+    }));
+    n.toggle.disabled = kids.length === 0;
+    n.toggle.classList.toggle('leaf', kids.length === 0);
+    if (kids.length === 0) n.toggle.textContent = '·';
+  }
+
+  async function expand(path) {
+    const n = nodes.get(path);
+    if (!n) return;
+    n.open = true;
+    n.toggle.setAttribute('aria-expanded', 'true');
+    n.toggle.textContent = '▾';
+    n.group.hidden = false;
+    if (n.state === 'unknown') {
+      n.state = 'loading';
+      n.li.setAttribute('aria-busy', 'true');
+      try {
+        setChildren(path, await load(path));
+      } catch {
+        n.state = 'unknown';
+      } finally {
+        n.li.removeAttribute('aria-busy');
+      }
+    }
+    if (n.state === 'loaded' && n.group.childElementCount === 0) n.toggle.textContent = '·';
+  }
+
+  function collapse(path) {
+    const n = nodes.get(path);
+    if (!n) return;
+    n.open = false;
+    n.toggle.setAttribute('aria-expanded', 'false');
+    n.toggle.textContent = n.toggle.disabled ? '·' : '▸';
+    n.group.hidden = true;
+  }
+
+  /** Marks `path` as the folder in view and shows its ancestors. */
+  async function reveal(path) {
+    if (current) current.name.removeAttribute('aria-current');
+    const parts = path.split('/').filter(Boolean);
+    let at = '/';
+    for (const part of parts) {
+      if (!nodes.has(joinPath(at, part))) {
+        await expand(at);
+      } else if (!nodes.get(at).open) {
+        await expand(at);
+      }
+      at = joinPath(at, part);
+      if (!nodes.has(at)) break;
+    }
+    current = nodes.get(path) || null;
+    if (current) {
+      current.name.setAttribute('aria-current', 'true');
+      current.name.scrollIntoView({ block: 'nearest' });
+    }
+  }
+
+  const root = makeNode('/', rootLabel);
+  list.append(root.li);
+  return { node, setChildren, expand, reveal };
+}
