@@ -57,6 +57,7 @@ let info = null;
 
 function showVolumesView() {
   stopJobs();
+  document.body.classList.remove('browsing');
   ui.directory.hidden = true;
   ui.summary.hidden = false;
   ui.volumes.hidden = false;
@@ -79,7 +80,7 @@ async function openImage(picked) {
   showStatus(openedSentence(names, info), 'ok');
 }
 
-const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+const plural = (n, one, many) => `${Number(n).toLocaleString('en-US')} ${n === 1 ? one : many}`;
 
 function openedSentence(names, info) {
   const vols = info.volumes;
@@ -148,6 +149,7 @@ function openVolume(volume) {
     preview: v.preview.node,
   });
   view = v;
+  document.body.classList.add('browsing');
   ui.summary.hidden = true;
   ui.volumes.hidden = true;
   ui.directory.hidden = false;

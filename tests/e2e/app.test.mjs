@@ -317,8 +317,17 @@ test('preview of a picture on the sample disk, light and dark screenshots', { sk
       console.log(`browser (${colorScheme}):`, await screenshot(page, `app-browser-${colorScheme}.png`));
       const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
       assert.equal(bg, colorScheme === 'dark' ? 'rgb(22, 24, 26)' : 'rgb(247, 247, 245)');
-      // Nothing wider than the window at 1280×800.
+      // Nothing wider or taller than the window at 1280×800.
       assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 1280));
+      assert.ok(await page.evaluate(() => document.documentElement.scrollHeight <= 800), 'no page scrolling at 1280×800');
+      // The whole-volume search, for the README.
+      await page.getByRole('searchbox', { name: 'Filter or search' }).fill('i[bn]*');
+      await page.getByRole('searchbox', { name: 'Filter or search' }).press('Enter');
+      await page.waitForFunction(() => document.getElementById('directory').dataset.search === 'done');
+      assert.deepEqual((await entryNames(page)).sort(), ['/var/lib/mysql/ibdata1', '/var/www/html/index.html']);
+      await page.locator('table.entries tr.entry').filter({ hasText: 'index.html' }).locator('td.time').click();
+      await page.waitForFunction(() => document.querySelector('.preview-pane').dataset.kind === 'text');
+      console.log(`search (${colorScheme}):`, await screenshot(page, `app-search-${colorScheme}.png`));
       assert.deepEqual(errors, []);
     } finally {
       await context.close();

@@ -84,7 +84,7 @@ export function createPreview({ read, download, owners }) {
   const note = el('p', { class: 'preview-note' });
   const body = el('div', { class: 'preview-body' });
   const actions = el('div', { class: 'preview-actions' });
-  const node = el('section', { class: 'preview-pane', 'aria-labelledby': 'preview-title' }, title, facts, actions, note, body);
+  const node = el('section', { class: 'preview-pane', 'aria-labelledby': 'preview-title' }, title, note, body, actions, facts);
   let url = null;
   let shown = null;
   let token = 0;
