@@ -365,27 +365,46 @@ function selectionChanged() {
   sizesJob?.cancel();
   sizesJob = null;
   clearTimeout(sizesTimer);
-  const paths = topPaths();
+  const top = topPaths();
+  const dirs = top.filter((p) => selection.get(p).type === 'dir');
   const volume = currentVolume;
-  if (paths.length === 0 || !volume || ![...selection.values()].some((e) => e.type === 'dir')) {
+  if (dirs.length === 0 || !volume) {
     bar.totals(null);
     return;
   }
-  bar.totals({ counting: true, files: 0, bytes: 0, dirs: 0 });
+  // Files ticked outside the ticked folders: their sizes are known here.
+  let looseFiles = 0;
+  let looseBytes = 0;
+  for (const p of top) {
+    const e = selection.get(p);
+    if (e.type === 'file') {
+      looseFiles += 1;
+      looseBytes += Number(e.size || 0);
+    }
+  }
+  const show = (rec) => bar.totals({ ...rec, files: rec.files + looseFiles, bytes: rec.bytes + looseBytes });
+  show({ counting: true, files: 0, bytes: 0, dirs: 0 });
   sizesTimer = setTimeout(() => {
-    const job = runSteps(ask, P.SIZES, { volume: volume.index, paths }, WALK_BUDGET, {
-      onStep: (rec) => { if (sizesJob === job) bar.totals({ ...rec, counting: !rec.done }); },
+    const job = runSteps(ask, P.SIZES, { volume: volume.index, paths: dirs }, WALK_BUDGET, {
+      onStep: (rec) => { if (sizesJob === job) show({ ...rec, counting: !rec.done }); },
     });
     sizesJob = job;
     job.done.catch((e) => { if (sizesJob === job) bar.totals({ error: e.message || String(e) }); });
   }, 200);
 }
 
-/** Selected paths without those inside another selected folder. */
+/** Selected paths without those inside another selected folder (sorted). */
 function topPaths() {
-  const paths = [...selection.keys()].sort();
-  return paths.filter((p) => !paths.some((q) => q !== p && selection.get(q).type === 'dir' &&
-    (q === '/' ? p !== '/' : p.startsWith(`${q}/`))));
+  const out = [];
+  for (const p of [...selection.keys()].sort()) {
+    let inside = false;
+    for (let q = p; q !== '/' && !inside;) {
+      q = parentPath(q);
+      if (selection.get(q)?.type === 'dir') inside = true;
+    }
+    if (!inside) out.push(p);
+  }
+  return out;
 }
 
 function zipName(volume, paths) {

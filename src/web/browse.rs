@@ -49,6 +49,11 @@ fn f(n: u64) -> f64 {
 /// live in many folders). Owner and group names of the ids present come
 /// as `users` / `groups`: arrays of [id, name].
 pub fn pack(entries: &[Entry], owners: &Owners, with_paths: bool) -> Result<js_sys::Object, JsError> {
+    pack_entries(entries, &|id| owners.user(id).to_string(), &|id| owners.group(id).to_string(), with_paths)
+}
+
+/// [`pack`] with the names given by functions (empty: no name).
+pub fn pack_entries(entries: &[Entry], user: &dyn Fn(u32) -> String, group: &dyn Fn(u32) -> String, with_paths: bool) -> Result<js_sys::Object, JsError> {
     let n = entries.len();
     let mut names = String::new();
     let mut paths = String::new();
@@ -109,8 +114,8 @@ pub fn pack(entries: &[Entry], owners: &Owners, with_paths: bool) -> Result<js_s
     set(&out, "inodes", &js_sys::Float64Array::from(&inodes[..]))?;
     set(&out, "targets", &targets)?;
     set(&out, "problems", &problems)?;
-    set(&out, "users", &named(&uid_seen, &|id| owners.user(id).to_string()))?;
-    set(&out, "groups", &named(&gid_seen, &|id| owners.group(id).to_string()))?;
+    set(&out, "users", &named(&uid_seen, user))?;
+    set(&out, "groups", &named(&gid_seen, group))?;
     Ok(out)
 }
 

@@ -12,7 +12,7 @@ mod browse;
 mod export;
 
 pub use blob::BlobSource;
-pub use browse::{DirListing, SearchJob, SizeJob};
+pub use browse::{pack_entries, DirListing, SearchJob, SizeJob};
 pub use export::{ExportJob, FileJob};
 
 use std::cell::RefCell;
