@@ -177,3 +177,15 @@ fn entries_cross_to_the_page_in_columns() {
     let empty = salvage::web::pack_entries(&[], &user, &group, false).unwrap();
     assert_eq!(get(&empty, "names").as_string().unwrap(), "");
 }
+
+#[wasm_bindgen_test]
+fn browse_jobs_refuse_with_a_sentence() {
+    let session = salvage::web::Session::open(js_sys::Array::of1(&tiny_mbr_file())).map_err(|_| ()).unwrap();
+    // Volume 1 has no filesystem; volume 9 does not exist.
+    let e = session.list_open(1, "/").err().map(js_error_text).unwrap();
+    assert!(e.starts_with("volume 1"), "{e}");
+    let e = session.search(9, "/", "*.txt", 10).err().map(js_error_text).unwrap();
+    assert!(e.contains("there is no volume 9"), "{e}");
+    let e = session.sizes(1, vec!["/".into()]).err().map(js_error_text).unwrap();
+    assert!(e.starts_with("volume 1"), "{e}");
+}

@@ -15,12 +15,9 @@ export function drawSummary(root, info) {
   const rows = [
     ['Format', image.format],
     // Container facts from the core, e.g. ['container', 'qcow2 v3, 64 KiB clusters, …'].
-    ...(image.details || []).map(([k, v]) => [k[0].toUpperCase() + k.slice(1), v]),
-    ['Size', `${humanSize(image.size)} (${exactBytes(image.size)})`],
-    // Container facts beyond the format name ([[name, value], …]): stored, allocated.
-    ...(Array.isArray(image.details) ? image.details : [])
-      .filter((d) => Array.isArray(d) && d[0] !== 'subformat')
+    ...(Array.isArray(image.details) ? image.details : []).filter(Array.isArray)
       .map(([k, v]) => [String(k).charAt(0).toUpperCase() + String(k).slice(1), String(v)]),
+    ['Size', `${humanSize(image.size)} (${exactBytes(image.size)})`],
     ['Files', image.parts.join(', ')],
     ['Partition table', tableName],
   ];
