@@ -74,6 +74,7 @@ export function createTree({ rootLabel, load, go }) {
   async function reveal(path) {
     if (current) current.name.removeAttribute('aria-current');
     const parts = path.split('/').filter(Boolean);
+    if (!nodes.get('/').open) await expand('/');
     let at = '/';
     for (const part of parts) {
       if (!nodes.has(joinPath(at, part))) {
