@@ -130,6 +130,39 @@ test('summary: format, size and each volume with file system, label, size and st
   }
 });
 
+test('summary: a volume whose journal needs recovery says what the replay did, and shows the replayed data', async (t) => {
+  if (!hasMke2fs()) return t.skip('mke2fs/debugfs not installed');
+  const dir = mkdtempSync(join(tmpdir(), 'salvage-e2e-journal-'));
+  const { context, page, errors } = await openApp(browser, server.origin);
+  try {
+    mkdirSync(join(dir, 'tree'));
+    writeFileSync(join(dir, 'tree', 'hello.txt'), 'before the crash\n');
+    const img = join(dir, 'dirty.img');
+    execFileSync('mke2fs', ['-q', '-F', '-t', 'ext4', '-b', '4096', '-L', 'dirty', '-d', join(dir, 'tree'), img, '32M'], { stdio: 'ignore' });
+    // A committed transaction that rewrites hello.txt's block, left in the
+    // journal (debugfs jo/jw/jc, as tests/ext4_journal.rs does).
+    const block = Number(execFileSync('debugfs', ['-R', 'bmap /hello.txt 0', img], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim());
+    const data = Buffer.alloc(4096);
+    data.write('after the crash!\n');
+    writeFileSync(join(dir, 'block.bin'), data);
+    execFileSync('debugfs', ['-w', '-f', '-', img], { input: `jo\njw -b ${block} ${join(dir, 'block.bin')}\njc\n`, stdio: ['pipe', 'ignore', 'ignore'] });
+
+    await pickImage(page, [img]);
+    const state = await page.locator('table.volumes tbody tr').first().locator('td.state').textContent();
+    console.log('state:', state);
+    assert.match(state, /journal replayed 1 transaction \(sequence 1\), 1 block changed \(journal v2/);
+    await openVolume(page, 'ext4');
+    await waitLoaded(page);
+    await row(page, 'hello.txt').locator('td.time').click();
+    await page.waitForFunction(() => document.querySelector('.preview-pane').dataset.kind === 'text');
+    assert.equal(await page.textContent('.preview-body'), 'after the crash!\n');
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('browser: owners and groups by name, sorting, breadcrumb, tree and symlink targets', { skip: noGpt }, async () => {
   const { context, page, errors } = await openApp(browser, server.origin);
   try {
