@@ -411,6 +411,24 @@ test('keyboard: arrows move, Space selects, Enter opens, Backspace goes up, / se
     await page.waitForFunction(() => document.activeElement.dataset?.name === 'etc');
     await page.keyboard.press('/');
     assert.equal(await focused(), 'Filter or search');
+    // The folder tree: ↓ to the next folder, → shows its subfolders, Enter opens.
+    const tree = page.getByRole('navigation', { name: 'Folders' });
+    await tree.getByRole('button', { name: 'home', exact: true }).focus();
+    await page.keyboard.press('ArrowRight');
+    await page.waitForFunction(() => document.querySelector('li[data-path="/home"] > ul button.folder'));
+    await page.keyboard.press('ArrowRight');
+    assert.equal(await page.evaluate(() => document.activeElement.textContent), 'alice');
+    await page.keyboard.press('Enter');
+    await waitPath(page, '/home/alice');
+    await tree.getByRole('button', { name: 'alice', exact: true }).focus();
+    await page.keyboard.press('ArrowLeft');
+    assert.equal(await page.evaluate(() => document.activeElement.textContent), 'home');
+    await page.keyboard.press('ArrowDown');
+    assert.equal(await page.evaluate(() => document.activeElement.textContent), 'alice');
+    await page.keyboard.press('ArrowUp');
+    await page.keyboard.press('ArrowLeft');
+    await page.keyboard.press('ArrowDown');
+    assert.equal(await page.evaluate(() => document.activeElement.textContent), 'lost+found');
     assert.deepEqual(errors, []);
   } finally {
     await context.close();

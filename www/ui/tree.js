@@ -92,6 +92,30 @@ export function createTree({ rootLabel, load, go }) {
     }
   }
 
+  // Keys, as in a file manager's folder pane: ↑/↓ move between the folders
+  // shown, → shows a folder's subfolders (or goes to the first), ← hides
+  // them (or goes to the parent); Enter opens (the buttons do that).
+  node.addEventListener('keydown', (ev) => {
+    const button = ev.target.closest('button');
+    const li = ev.target.closest('li[data-path]');
+    if (!button || !li || ev.altKey || ev.ctrlKey || ev.metaKey) return;
+    const n = nodes.get(li.dataset.path);
+    const shown = [...list.querySelectorAll('button.folder')].filter((b) => b.offsetParent !== null);
+    const at = shown.indexOf(n.name);
+    const focus = (b) => { if (b) b.focus(); };
+    if (ev.key === 'ArrowDown') focus(shown[at + 1]);
+    else if (ev.key === 'ArrowUp') focus(shown[at - 1]);
+    else if (ev.key === 'ArrowRight') {
+      if (!n.open && !n.toggle.disabled) expand(li.dataset.path);
+      else focus(n.group.querySelector('button.folder'));
+    } else if (ev.key === 'ArrowLeft') {
+      if (n.open) collapse(li.dataset.path);
+      else focus(li.parentElement.closest('li[data-path]')?.querySelector('button.folder'));
+    } else return;
+    ev.preventDefault();
+    ev.stopPropagation();
+  });
+
   const root = makeNode('/', rootLabel);
   list.append(root.li);
   return { node, setChildren, expand, reveal };
