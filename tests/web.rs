@@ -110,3 +110,82 @@ fn export_jobs_refuse_with_a_sentence() {
     let e = session.export_file(1, "/a").err().map(js_error_text).unwrap();
     assert!(e.starts_with("volume 1"), "{e}");
 }
+
+fn entry(name: &str, kind: salvage::fs::FileKind, uid: u32, size: u64, target: Option<&str>, problems: &[&str]) -> salvage::image::Entry {
+    salvage::image::Entry {
+        path: format!("/d/{name}"),
+        name: name.into(),
+        kind: kind.json_name(),
+        file_kind: kind,
+        mode: 0o644,
+        uid,
+        gid: uid + 1,
+        size,
+        mtime: 1_704_067_200,
+        mtime_ns: 500_000_000,
+        target: target.map(String::from),
+        inode: 12,
+        nlink: 1,
+        problems: problems.iter().map(|p| p.to_string()).collect(),
+    }
+}
+
+fn get(obj: &js_sys::Object, key: &str) -> wasm_bindgen::JsValue {
+    js_sys::Reflect::get(obj, &key.into()).unwrap()
+}
+
+#[wasm_bindgen_test]
+fn entries_cross_to_the_page_in_columns() {
+    use salvage::fs::FileKind;
+    let entries = vec![
+        entry("a.txt", FileKind::File, 1001, 5_000_000_000, None, &[]),
+        entry("caf\\xe9", FileKind::Symlink, 0, 7, Some("/usr/bin/dash"), &[]),
+        entry("dev", FileKind::CharDevice, 7, 0, None, &["inode checksum is 0x1, expected 0x2"]),
+    ];
+    let user = |id: u32| if id == 1001 { "alice".to_string() } else if id == 0 { "root".into() } else { String::new() };
+    let group = |id: u32| if id == 1002 { "alice".to_string() } else { String::new() };
+    let out = salvage::web::pack_entries(&entries, &user, &group, true).unwrap();
+    assert_eq!(get(&out, "count").as_f64(), Some(3.0));
+    assert_eq!(get(&out, "names").as_string().unwrap(), "a.txt\0caf\\xe9\0dev");
+    assert_eq!(get(&out, "paths").as_string().unwrap(), "/d/a.txt\0/d/caf\\xe9\0/d/dev");
+    let kinds: js_sys::Uint8Array = get(&out, "kinds").into();
+    assert_eq!(kinds.to_vec(), vec![0, 2, 3]);
+    let sizes: js_sys::Float64Array = get(&out, "sizes").into();
+    assert_eq!(sizes.to_vec(), vec![5e9, 7.0, 0.0]);
+    let mtimes: js_sys::Float64Array = get(&out, "mtimes").into();
+    assert_eq!(mtimes.to_vec()[0], 1_704_067_200.5);
+    // Sparse columns: [index, value].
+    let targets: js_sys::Array = get(&out, "targets").into();
+    assert_eq!(targets.length(), 1);
+    let t: js_sys::Array = targets.get(0).into();
+    assert_eq!((t.get(0).as_f64(), t.get(1).as_string()), (Some(1.0), Some("/usr/bin/dash".into())));
+    let problems: js_sys::Array = get(&out, "problems").into();
+    let p: js_sys::Array = problems.get(0).into();
+    assert_eq!(p.get(0).as_f64(), Some(2.0));
+    // Names only for the ids present that the image names; uid 7 has none.
+    let users: js_sys::Array = get(&out, "users").into();
+    let pairs: Vec<(f64, String)> = users.iter().map(|u| {
+        let u: js_sys::Array = u.into();
+        (u.get(0).as_f64().unwrap(), u.get(1).as_string().unwrap())
+    }).collect();
+    assert_eq!(pairs, vec![(0.0, "root".to_string()), (1001.0, "alice".to_string())]);
+    let groups: js_sys::Array = get(&out, "groups").into();
+    assert_eq!(groups.length(), 1);
+    // A listing page has no paths column.
+    let listing = salvage::web::pack_entries(&entries[..1], &user, &group, false).unwrap();
+    assert!(get(&listing, "paths").is_undefined());
+    let empty = salvage::web::pack_entries(&[], &user, &group, false).unwrap();
+    assert_eq!(get(&empty, "names").as_string().unwrap(), "");
+}
+
+#[wasm_bindgen_test]
+fn browse_jobs_refuse_with_a_sentence() {
+    let session = salvage::web::Session::open(js_sys::Array::of1(&tiny_mbr_file())).map_err(|_| ()).unwrap();
+    // Volume 1 has no filesystem; volume 9 does not exist.
+    let e = session.list_open(1, "/").err().map(js_error_text).unwrap();
+    assert!(e.starts_with("volume 1"), "{e}");
+    let e = session.search(9, "/", "*.txt", 10).err().map(js_error_text).unwrap();
+    assert!(e.contains("there is no volume 9"), "{e}");
+    let e = session.sizes(1, vec!["/".into()]).err().map(js_error_text).unwrap();
+    assert!(e.starts_with("volume 1"), "{e}");
+}

@@ -4,8 +4,13 @@
 import * as P from './protocol.js';
 import { send, ask, onWorkerFailure } from './bridge.js';
 import { drawSummary, drawVolumes } from './ui/volumes.js';
-import { drawDirectory } from './ui/directory.js';
-import { humanSize, downloadName } from './ui/format.js';
+import { drawBrowser } from './ui/directory.js';
+import { createListing } from './ui/listing.js';
+import { createTree } from './ui/tree.js';
+import { createPreview } from './ui/preview.js';
+import { unpack } from './ui/entries.js';
+import { runSteps } from './ui/steps.js';
+import { humanSize, downloadName, parentPath } from './ui/format.js';
 import { selectionBar, jobPanel, summaryText } from './ui/export.js';
 
 const $ = (id) => document.getElementById(id);
@@ -51,6 +56,8 @@ async function busy(text, work, failed = '') {
 let info = null;
 
 function showVolumesView() {
+  stopJobs();
+  document.body.classList.remove('browsing');
   ui.directory.hidden = true;
   ui.summary.hidden = false;
   ui.volumes.hidden = false;
@@ -64,14 +71,16 @@ async function openImage(picked) {
   const opened = await busy(`Opening ${names}…`, () => ask(P.OPEN, { files }), `Couldn't open ${names}`);
   if (!opened) return;
   info = opened;
+  stopJobs();
+  view = null;
   clearSelection();
   drawSummary(ui.summary, info);
-  drawVolumes(ui.volumes, info, (v) => openDirectory(v, '/'));
+  drawVolumes(ui.volumes, info, (v) => openVolume(v));
   showVolumesView();
   showStatus(openedSentence(names, info), 'ok');
 }
 
-const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+const plural = (n, one, many) => `${Number(n).toLocaleString('en-US')} ${n === 1 ? one : many}`;
 
 function openedSentence(names, info) {
   const vols = info.volumes;
@@ -85,30 +94,235 @@ function openedSentence(names, info) {
   return `Opened ${names}: ${plural(vols.length, 'volume', 'volumes')}, ${usable} can be browsed.`;
 }
 
-async function openDirectory(volume, path) {
-  const entries = await busy(`Listing ${path}…`, () => ask(P.LIST, { volume: volume.index, path }), `Couldn't list ${path}`);
-  if (!entries) return;
+// ---- browsing a volume -----------------------------------------------------
+
+// Entries per listing step: a small first page so the first rows show at
+// once, then bigger ones.
+const FIRST_PAGE = 500;
+const NEXT_PAGE = 10_000;
+// Directory entries read per search or size step (~10–50 ms of work).
+const WALK_BUDGET = 4000;
+const MAX_HITS = 10_000;
+
+let view = null; // the volume being browsed: its parts and jobs
+
+function openVolume(volume) {
   if (selectionVolume !== volume.index) clearSelection();
   selectionVolume = volume.index;
   currentVolume = volume;
-  drawDirectory(ui.directory, volume, path, entries, {
-    go: (p) => openDirectory(volume, p),
-    download: (entry, full) => download(volume, entry, full),
-    isSelected: (p) => selection.has(p),
-    select: (entry, p, on) => {
-      if (on) selection.set(p, { name: entry.name, type: entry.type, size: entry.size });
-      else selection.delete(p);
-      bar.update(selection);
-    },
-    bar: bar.node,
-    back: () => { showVolumesView(); showStatus(''); ui.volumes.querySelector('button')?.focus(); },
+  const owners = { users: new Map(), groups: new Map() };
+  const v = { volume, owners, path: null, entries: [], hits: null, listJob: null, searchJob: null, focusName: null };
+  let previewTimer = 0;
+  v.preview = createPreview({
+    owners,
+    read: (e, length) => ask(P.READ, { volume: volume.index, path: e.path, offset: 0, length }),
+    download: (e) => download(volume, e, e.path),
   });
+  v.listing = createListing({
+    owners,
+    open: (e) => (e.type === 'dir' ? go(e.path) : go(parentPath(e.path), e.name)),
+    activate: (e) => { clearTimeout(previewTimer); v.preview.show(e); },
+    // Following the cursor: wait until it rests, so holding an arrow key doesn't read every file.
+    cursor: (e) => { clearTimeout(previewTimer); previewTimer = setTimeout(() => v.preview.show(e), 150); },
+    toggle: (e, on) => { setSelected(e, on); selectionChanged(); },
+    selectAll: (list, on) => { for (const e of list) setSelected(e, on); selectionChanged(); },
+    isSelected: (p) => selection.has(p),
+    download: (e) => download(volume, e, e.path),
+    up: () => goUp(),
+  });
+  v.listing.node.addEventListener('salvage-focus', () => v.listing.focus());
+  v.tree = createTree({
+    rootLabel: `Volume ${volume.index}${volume.label ? ` (${volume.label})` : ''}`,
+    load: (p) => subfolders(volume, p),
+    go: (p) => go(p),
+  });
+  v.layout = drawBrowser(ui.directory, volume, {
+    back: () => { stopJobs(); showVolumesView(); showStatus(''); ui.volumes.querySelector('button')?.focus(); },
+    up: () => goUp(),
+    filter: (text) => { if (!v.hits) v.listing.setFilter(text); },
+    search: (text) => startSearch(text),
+    stopSearch: () => { if (v.searchJob) v.searchJob.cancel(); },
+    clearSearch: () => endSearch(),
+    bar: bar.node,
+    tree: v.tree.node,
+    listing: v.listing.node,
+    preview: v.preview.node,
+  });
+  view = v;
+  document.body.classList.add('browsing');
   ui.summary.hidden = true;
   ui.volumes.hidden = true;
   ui.directory.hidden = false;
-  showStatus(`${path} — ${plural(entries.length, 'item', 'items')}`, 'ok');
-  const first = ui.directory.querySelector('tbody button') || ui.directory.querySelector('button');
-  if (first && ui.directory.contains(document.activeElement) === false) first.focus({ preventScroll: true });
+  return go('/');
+}
+
+function stopJobs() {
+  if (!view) return;
+  view.listJob?.cancel();
+  view.searchJob?.cancel();
+}
+
+function goUp() {
+  if (!view || view.path === '/' || view.path === null) return;
+  const from = view.path;
+  go(parentPath(from), from.split('/').filter(Boolean).pop());
+}
+
+/** Names of the subfolders of `path`, for the tree (a listing of its own). */
+async function subfolders(volume, path) {
+  if (view && view.path === path && view.listJob === null) {
+    return view.entries.filter((e) => e.type === 'dir').map((e) => e.name);
+  }
+  const names = [];
+  const owners = { users: new Map(), groups: new Map() };
+  await runSteps(ask, P.LIST_OPEN, { volume: volume.index, path }, NEXT_PAGE, {
+    onStep: (page) => { for (const e of unpack(page, path, owners)) if (e.type === 'dir') names.push(e.name); },
+  }).done;
+  return names;
+}
+
+function folderProblems(entries) {
+  const out = [];
+  for (const e of entries) for (const text of e.problems) out.push({ path: e.name === '' ? `${e.path} (the folder)` : e.path, text });
+  return out;
+}
+
+/**
+ * Shows folder `path` of the volume in view; `focusName` puts the cursor
+ * on that entry once listed. Big folders come in pages: the first rows
+ * show at once, the rest are appended below as they arrive.
+ */
+async function go(path, focusName = null) {
+  const v = view;
+  if (!v) return;
+  stopJobs();
+  v.searchJob = null;
+  v.hits = null;
+  v.layout.setSearch('');
+  v.layout.input.value = '';
+  const started = performance.now();
+  const entries = [];
+  let first = true;
+  let total = 0;
+  document.body.setAttribute('aria-busy', 'true');
+  showStatus(`Listing ${path}…`, 'busy');
+  ui.directory.dataset.loaded = 'false';
+  const place = () => {
+    if (focusName === null) return;
+    const i = v.listing.rows.findIndex((e) => e.name === focusName);
+    if (i >= 0) {
+      v.listing.moveCursor(i, { focus: ui.directory.contains(document.activeElement) || document.activeElement === document.body });
+      focusName = null;
+    }
+  };
+  const job = runSteps(ask, P.LIST_OPEN, { volume: v.volume.index, path }, () => (first ? FIRST_PAGE : NEXT_PAGE), {
+    onStart: (s) => { total = s.total; },
+    onStep: (page) => {
+      const got = unpack(page, path, v.owners);
+      for (const e of got) entries.push(e);
+      if (first) {
+        first = false;
+        v.path = path;
+        v.entries = entries;
+        v.listing.setFilter('');
+        v.listing.setEntries(entries, { nameOrder: true });
+        v.layout.setPath(path, (p) => go(p));
+        v.layout.setProblems([]);
+        v.preview.show(null);
+        ui.directory.dataset.path = path;
+        ui.directory.dataset.firstRowsMs = String(Math.round(performance.now() - started));
+        document.body.removeAttribute('aria-busy');
+        if (!ui.directory.contains(document.activeElement)) v.listing.focus();
+      } else {
+        v.listing.setEntries(entries, { nameOrder: true, keep: true });
+      }
+      place();
+      if (!page.done) showStatus(`Listing ${path}: ${entries.length.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} entries…`, 'busy');
+    },
+  });
+  v.listJob = job;
+  let last;
+  try {
+    last = await job.done;
+  } catch (e) {
+    if (v.listJob === job) v.listJob = null;
+    document.body.removeAttribute('aria-busy');
+    const message = e.message || String(e);
+    showStatus(`Couldn't list ${path}: ${/[.!?]$/.test(message) ? message : `${message}.`}`, 'error');
+    return;
+  }
+  if (!last) return; // cancelled: another folder was opened
+  v.listJob = null;
+  ui.directory.dataset.loaded = 'true';
+  ui.directory.dataset.allRowsMs = String(Math.round(performance.now() - started));
+  const problems = folderProblems(entries);
+  v.layout.setProblems(problems);
+  v.tree.setChildren(path, entries.filter((e) => e.type === 'dir').map((e) => e.name));
+  v.tree.reveal(path);
+  const warn = problems.length ? `; ${plural(problems.length, 'problem', 'problems')} reading it (see below)` : '';
+  showStatus(`${path} — ${plural(entries.length, 'item', 'items')}${warn}`, problems.length ? 'warn' : 'ok');
+}
+
+function searchWords(text, rec, running) {
+  const found = plural(rec ? rec.hits_total : 0, 'match', 'matches');
+  const where = rec ? `${rec.dirs_read.toLocaleString('en-US')} ${rec.dirs_read === 1 ? 'folder' : 'folders'} searched` : 'starting';
+  const kind = /[*?[]/.test(text) ? 'names matching' : 'names containing';
+  if (running) return `Searching the volume for ${kind} “${text}”: ${found} so far, ${where}…`;
+  const more = rec.truncated ? ` Stopped at ${MAX_HITS.toLocaleString('en-US')}; make the search narrower to see the rest.` : '';
+  return `${found[0].toUpperCase()}${found.slice(1)} for ${kind} “${text}” in the whole volume (${where}).${more}`;
+}
+
+/** Searches the whole volume for `text` (substring, or glob with * ? [ ]). */
+function startSearch(text) {
+  const v = view;
+  if (!v) return;
+  v.searchJob?.cancel();
+  const hits = [];
+  v.hits = hits;
+  v.listing.setFilter('');
+  v.listing.setEntries(hits, { paths: true });
+  v.layout.setSearch(searchWords(text, null, true), { running: true, showing: true });
+  v.layout.setProblems([]);
+  ui.directory.dataset.search = 'running';
+  const job = runSteps(ask, P.SEARCH, { volume: v.volume.index, path: '/', pattern: text, max_hits: MAX_HITS }, WALK_BUDGET, {
+    onStep: (rec) => {
+      if (v.hits !== hits) return;
+      for (const e of unpack(rec.hits, '/', v.owners)) hits.push(e);
+      if (rec.hits.count > 0 || hits.length === 0) v.listing.setEntries(hits, { paths: true, keep: true });
+      v.layout.setSearch(searchWords(text, rec, !rec.done), { running: !rec.done, showing: true });
+    },
+  });
+  v.searchJob = job;
+  job.done.then((last) => {
+    if (v.searchJob !== job) return;
+    v.searchJob = null;
+    if (!last) {
+      v.layout.setSearch(`Search stopped: ${plural(hits.length, 'match', 'matches')} so far.`, { showing: true });
+      ui.directory.dataset.search = 'stopped';
+      return;
+    }
+    ui.directory.dataset.search = 'done';
+    const walk = last.problems.map((t) => ({ path: '', text: t }));
+    v.layout.setProblems([...folderProblems(hits), ...walk], folderProblems(hits).length + last.problem_count);
+  }, (e) => {
+    if (v.searchJob !== job) return;
+    v.searchJob = null;
+    ui.directory.dataset.search = 'failed';
+    v.layout.setSearch(`The search failed: ${e.message || e}`, { showing: true });
+  });
+}
+
+function endSearch() {
+  const v = view;
+  if (!v || !v.hits) { v?.listing.setFilter(''); return; }
+  v.searchJob?.cancel();
+  v.searchJob = null;
+  v.hits = null;
+  delete ui.directory.dataset.search;
+  v.layout.setSearch('');
+  v.listing.setEntries(v.entries, { nameOrder: true });
+  v.layout.setProblems(folderProblems(v.entries));
+  v.listing.focus();
 }
 
 // ---- selection, downloads and exports -----------------------------------
@@ -127,20 +341,70 @@ const bar = selectionBar({
   onSaveAs: canPick ? () => exportSelection(true) : null,
   onClear: () => {
     clearSelection();
-    for (const b of ui.directory.querySelectorAll('input[type=checkbox]')) { b.checked = false; b.indeterminate = false; }
+    view?.listing.refresh();
   },
 });
 
 function clearSelection() {
   selection.clear();
-  bar.update(selection);
+  selectionChanged();
 }
 
-/** Selected paths without those inside another selected folder. */
+function setSelected(e, on) {
+  if (on) selection.set(e.path, { name: e.name, type: e.type, size: e.size });
+  else selection.delete(e.path);
+}
+
+// Sizes of what is selected, folders included: counted by the worker in
+// steps, again after each change (once the ticking pauses).
+let sizesJob = null;
+let sizesTimer = 0;
+
+function selectionChanged() {
+  bar.update(selection);
+  sizesJob?.cancel();
+  sizesJob = null;
+  clearTimeout(sizesTimer);
+  const top = topPaths();
+  const dirs = top.filter((p) => selection.get(p).type === 'dir');
+  const volume = currentVolume;
+  if (dirs.length === 0 || !volume) {
+    bar.totals(null);
+    return;
+  }
+  // Files ticked outside the ticked folders: their sizes are known here.
+  let looseFiles = 0;
+  let looseBytes = 0;
+  for (const p of top) {
+    const e = selection.get(p);
+    if (e.type === 'file') {
+      looseFiles += 1;
+      looseBytes += Number(e.size || 0);
+    }
+  }
+  const show = (rec) => bar.totals({ ...rec, files: rec.files + looseFiles, bytes: rec.bytes + looseBytes });
+  show({ counting: true, files: 0, bytes: 0, dirs: 0 });
+  sizesTimer = setTimeout(() => {
+    const job = runSteps(ask, P.SIZES, { volume: volume.index, paths: dirs }, WALK_BUDGET, {
+      onStep: (rec) => { if (sizesJob === job) show({ ...rec, counting: !rec.done }); },
+    });
+    sizesJob = job;
+    job.done.catch((e) => { if (sizesJob === job) bar.totals({ error: e.message || String(e) }); });
+  }, 200);
+}
+
+/** Selected paths without those inside another selected folder (sorted). */
 function topPaths() {
-  const paths = [...selection.keys()].sort();
-  return paths.filter((p) => !paths.some((q) => q !== p && selection.get(q).type === 'dir' &&
-    (q === '/' ? p !== '/' : p.startsWith(`${q}/`))));
+  const out = [];
+  for (const p of [...selection.keys()].sort()) {
+    let inside = false;
+    for (let q = p; q !== '/' && !inside;) {
+      q = parentPath(q);
+      if (selection.get(q)?.type === 'dir') inside = true;
+    }
+    if (!inside) out.push(p);
+  }
+  return out;
 }
 
 function zipName(volume, paths) {
@@ -323,6 +587,21 @@ document.addEventListener('drop', (e) => {
 // ---- start ---------------------------------------------------------------
 
 onWorkerFailure((message) => showStatus(message, 'error'));
+
+// Keys of the browser: `/` searches, Backspace goes up (the listing handles the rest).
+document.addEventListener('keydown', (ev) => {
+  if (!view || ui.directory.hidden || ev.altKey || ev.ctrlKey || ev.metaKey) return;
+  const t = ev.target;
+  const typing = t instanceof HTMLInputElement && t.type !== 'checkbox' || t instanceof HTMLTextAreaElement;
+  if (ev.key === '/' && !typing) {
+    ev.preventDefault();
+    view.layout.input.focus();
+    view.layout.input.select();
+  } else if (ev.key === 'Backspace' && !typing && !view.hits) {
+    ev.preventDefault();
+    goUp();
+  }
+});
 
 // Debug hook for tests and curious users: I/O counters of the open image.
 window.salvageDebug = Object.freeze({ stats: () => ask(P.STATS) });

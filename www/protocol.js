@@ -18,6 +18,14 @@ export const CANCEL = 'cancel';     // {target: id of a running DOWNLOAD/EXPORT}
 export const STORAGE = 'storage';   // {} → {opfs: bool, why}: can exports go to the origin's private storage?
 export const STATS = 'stats';       // {} → io_stats record (debug and tests)
 export const VERSION = 'version';   // {} → version string of the wasm core
+// Browsing jobs, stepped by the page one request at a time (so other
+// requests run between steps, and the page drops a job by ending it):
+export const LIST_OPEN = 'list-open'; // {volume, path} → {job, total}; steps give PAGE records
+export const SEARCH = 'search';       // {volume, path, pattern, max_hits} → {job}; steps give SEARCH records
+export const SIZES = 'sizes';         // {volume, paths} → {job}; steps give SIZE records
+export const STEP = 'step';           // {job, budget} → the job's next record; the job ends itself when `done`
+export const END = 'end';             // {job} → true: frees a job before it is done
+export const READ = 'read';           // {volume, path, offset, length} → Uint8Array (≤ length bytes of a regular file)
 
 // Replies (worker → page).
 export const RESULT = 'result';     // {value}
@@ -25,7 +33,19 @@ export const ERROR = 'error';       // {message}: a sentence for the user
 export const PROGRESS = 'progress'; // {done, total} in bytes, and for DOWNLOAD/EXPORT:
 //   {phase, files_done, files_total, current, rate (bytes/s or null), eta (s or null)}
 
-export const REQUEST_TYPES = [OPEN, INFO, LIST, DOWNLOAD, EXPORT, CANCEL, STORAGE, STATS, VERSION];
+export const REQUEST_TYPES = [OPEN, INFO, LIST, DOWNLOAD, EXPORT, CANCEL, STORAGE, STATS, VERSION,
+  LIST_OPEN, SEARCH, SIZES, STEP, END, READ];
+
+// Records of the browsing jobs (see src/web/browse.rs):
+//   PAGE   {start, count, done, names ("\0"-joined), kinds (Uint8Array of
+//          KINDS indexes), modes, uids, gids (Uint32Array), sizes, mtimes,
+//          inodes (Float64Array), targets [[i, text]], problems [[i, [sentence]]],
+//          users [[uid, name]], groups [[gid, name]]}
+//   SEARCH {done, dirs_read, entries_seen, dirs_queued, problem_count, problems,
+//          hits: a PAGE with `paths`, hits_total, truncated}
+//   SIZE   {done, files, dirs, others, bytes, dirs_read, entries_seen, dirs_queued,
+//          problem_count, problems}
+export const KINDS = ['file', 'dir', 'symlink', 'chardevice', 'blockdevice', 'fifo', 'socket', 'unknown'];
 
 // Where DOWNLOAD and EXPORT write (the request's `sink`):
 //   {kind: 'opfs'}                 a new file in the origin's private storage;

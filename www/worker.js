@@ -40,6 +40,24 @@ function needSession() {
   return session;
 }
 
+// Browsing jobs (DirListing, SearchJob, SizeJob) by id, stepped by STEP.
+const browseJobs = new Map();
+let nextBrowseJob = 1;
+
+function keepJob(job) {
+  const id = nextBrowseJob++;
+  browseJobs.set(id, job);
+  return id;
+}
+
+function endJob(id) {
+  const job = browseJobs.get(id);
+  if (job) {
+    browseJobs.delete(id);
+    job.free();
+  }
+}
+
 function baseName(path) {
   const parts = path.split('/').filter((p) => p !== '');
   return parts.length ? parts[parts.length - 1] : 'file';
@@ -51,6 +69,7 @@ const handlers = {
     const files = Array.from(msg.files || []);
     if (files.length === 0) throw new Error('No file was chosen.');
     const next = wasm.Session.open(files);
+    for (const id of [...browseJobs.keys()]) endJob(id);
     if (session && typeof session.free === 'function') session.free();
     session = next;
     return session.info();
@@ -62,6 +81,42 @@ const handlers = {
 
   async [P.LIST](msg) {
     return needSession().list(msg.volume, msg.path);
+  },
+
+  async [P.LIST_OPEN](msg) {
+    const listing = needSession().list_open(msg.volume, msg.path);
+    return { job: keepJob(listing), total: listing.total() };
+  },
+
+  async [P.SEARCH](msg) {
+    return { job: keepJob(needSession().search(msg.volume, msg.path || '/', String(msg.pattern || ''), msg.max_hits || 10000)) };
+  },
+
+  async [P.SIZES](msg) {
+    return { job: keepJob(needSession().sizes(msg.volume, Array.from(msg.paths || []))) };
+  },
+
+  async [P.STEP](msg) {
+    const job = browseJobs.get(msg.job);
+    if (!job) throw new Error('This listing or search has already ended.');
+    let record;
+    try {
+      record = job.step(msg.budget || 1000);
+    } catch (e) {
+      endJob(msg.job);
+      throw e;
+    }
+    if (record.done) endJob(msg.job);
+    return record;
+  },
+
+  async [P.END](msg) {
+    endJob(msg.job);
+    return true;
+  },
+
+  async [P.READ](msg) {
+    return needSession().read(msg.volume, msg.path, msg.offset || 0, msg.length);
   },
 
   async [P.VERSION]() {

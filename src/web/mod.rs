@@ -8,13 +8,17 @@
 //! is one sentence for the user.
 
 mod blob;
+mod browse;
 mod export;
 mod inventory;
 
 pub use blob::BlobSource;
+pub use browse::{pack_entries, DirListing, SearchJob, SizeJob};
 pub use export::{ExportJob, FileJob};
 pub use inventory::InventoryJob;
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
@@ -46,6 +50,8 @@ pub fn version() -> String {
 #[wasm_bindgen]
 pub struct Session {
     image: Image,
+    /// Owner names per volume, read on first listing.
+    owners: RefCell<HashMap<u32, Rc<crate::image::owners::Owners>>>,
 }
 
 #[wasm_bindgen]
@@ -73,7 +79,7 @@ impl Session {
         }
         let main = sources.remove(0);
         let image = Image::open_with(main, sources, stats, OpenOptions { replay_journal }).map_err(js_err)?;
-        Ok(Session { image })
+        Ok(Session { image, owners: RefCell::new(HashMap::new()) })
     }
 
     /// Container, partition table and volumes (see `salvage info --json`).

@@ -1,120 +1,94 @@
-// Draws one directory of a volume: breadcrumb and entries table.
+// Lays out the browser of one volume: title, toolbar (up, breadcrumb,
+// filter and search), the selection bar, then the folder tree, the
+// listing and the preview side by side, and the problems panel. The parts
+// themselves come from tree.js, listing.js and preview.js.
 
 import { el, clear } from './dom.js';
-import { humanSize, exactBytes, utcTime, permString, joinPath, parentPath, hasInvalidBytes } from './format.js';
-
-const TYPE_BADGE = { dir: 'dir', file: 'file', symlink: 'link', other: 'other' };
-const TYPE_LABEL = {
-  dir: 'folder', file: 'file', symlink: 'symbolic link', other: 'special file',
-  chardevice: 'character device', blockdevice: 'block device', fifo: 'named pipe', socket: 'socket',
-};
-
-function breadcrumb(volume, path, go) {
-  const parts = path.split('/').filter((p) => p !== '');
-  const crumbs = [el('li', {}, el('button', { type: 'button', class: 'link', onclick: () => go('/'), text: `Volume ${volume.index}` }))];
-  let at = '';
-  parts.forEach((part, i) => {
-    at += '/' + part;
-    const target = at;
-    crumbs.push(el('li', {}, i === parts.length - 1
-      ? el('span', { 'aria-current': 'page', text: part })
-      : el('button', { type: 'button', class: 'link', onclick: () => go(target), text: part })));
-  });
-  return el('nav', { class: 'breadcrumb', 'aria-label': 'Folder path' }, el('ol', {}, crumbs));
-}
-
-function sortEntries(entries) {
-  const rank = (e) => (e.type === 'dir' ? 0 : 1);
-  return [...entries].sort((a, b) => rank(a) - rank(b) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-}
 
 /**
- * `go(path)` enters a folder; `download(entry)` saves a file;
- * `isSelected(path)` and `select(entry, path, on)` keep the selection,
- * which lives in the caller; `bar` (a node) is shown above the table.
+ * Builds the skeleton in `root`. Handlers: `back()` to the volumes,
+ * `up()`, `filter(text)` as the user types, `search(text)` for the
+ * whole volume, `stopSearch()`, `clearSearch()`. `bar` is the selection
+ * bar's node; `tree`, `listing`, `preview` the nodes of those parts.
  */
-export function drawDirectory(root, volume, path, entries, { go, download, back, isSelected, select, bar }) {
-  const sorted = sortEntries(entries);
-  const boxes = [];
-  const all = el('input', {
-    type: 'checkbox', 'aria-label': 'Select all in this folder',
-    onchange: () => {
-      for (const b of boxes) {
-        if (b.checked !== all.checked) {
-          b.checked = all.checked;
-          select(b.entry, b.path, all.checked);
-        }
-      }
-    },
+export function drawBrowser(root, volume, { back, up, filter, search, stopSearch, clearSearch, bar, tree, listing, preview }) {
+  const upButton = el('button', { type: 'button', class: 'secondary up', onclick: up, text: '↑ Up', 'aria-label': 'Up to the parent folder', title: 'Up to the parent folder (Backspace)' });
+  const crumbs = el('ol');
+  const breadcrumb = el('nav', { class: 'breadcrumb', 'aria-label': 'Folder path' }, crumbs);
+  const input = el('input', {
+    type: 'search', class: 'search', placeholder: 'Filter this folder, or search the volume (press /)',
+    'aria-label': 'Filter or search', 'aria-keyshortcuts': '/', autocomplete: 'off', spellcheck: 'false',
   });
-  const syncAll = () => {
-    const on = boxes.filter((b) => b.checked).length;
-    all.checked = boxes.length > 0 && on === boxes.length;
-    all.indeterminate = on > 0 && on < boxes.length;
-  };
-  const head = el('tr', {},
-    el('th', { scope: 'col', class: 'pick' }, entries.length === 0 ? null : all),
-    ['Type', 'Name', 'Size', 'Modified (UTC)', 'Permissions', 'uid', 'gid', '']
-      .map((h) => el('th', { scope: 'col', text: h })));
-  const rows = [];
-  if (path !== '/') {
-    rows.push(el('tr', { class: 'up' },
-      el('td', { class: 'pick' }),
-      el('td', { class: 'icon' }, el('span', { class: 'badge up', text: 'up' })),
-      el('td', { class: 'name' }, el('button', { type: 'button', class: 'link', onclick: () => go(parentPath(path)), text: '..', 'aria-label': 'Up to the parent folder' })),
-      el('td', { colspan: 6 })));
-  }
-  for (const e of sorted) {
-    const full = e.path || joinPath(path, e.name);
-    const box = el('input', { type: 'checkbox', 'aria-label': `Select ${e.name}`, dataset: { path: full } });
-    box.checked = isSelected(full);
-    box.entry = e;
-    box.path = full;
-    box.addEventListener('change', () => { select(e, full, box.checked); syncAll(); });
-    boxes.push(box);
-    const kind = e.type === 'other' && e.file_kind ? e.file_kind : e.type;
-    let nameCell;
-    if (e.type === 'dir') {
-      nameCell = el('button', { type: 'button', class: 'link', onclick: () => go(full), text: e.name });
-    } else {
-      nameCell = el('span', { text: e.name });
+  const searchButton = el('button', { type: 'button', class: 'secondary', text: 'Search volume', title: 'Search every folder for names containing the text, or matching a pattern like *.sql or ib?ata[0-9] (Enter)' });
+  const stopButton = el('button', { type: 'button', class: 'secondary', text: 'Stop search', hidden: true });
+  const backToFolder = el('button', { type: 'button', class: 'link', text: 'Back to the folder', hidden: true });
+  const searchLine = el('p', { class: 'search-line', role: 'status', hidden: true });
+  const problemsList = el('ul', { class: 'problems-list' });
+  const problemsSummary = el('summary');
+  const problems = el('details', { class: 'problems', hidden: true }, problemsSummary, problemsList);
+
+  input.addEventListener('input', () => filter(input.value));
+  input.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && input.value.trim()) {
+      ev.preventDefault();
+      search(input.value.trim());
+    } else if (ev.key === 'Escape') {
+      if (input.value) {
+        ev.preventDefault();
+        input.value = '';
+        clearSearch();
+      }
+    } else if (ev.key === 'ArrowDown') {
+      ev.preventDefault();
+      listing.dispatchEvent(new CustomEvent('salvage-focus'));
     }
-    const extras = [];
-    if (hasInvalidBytes(e.name)) {
-      nameCell.title = 'This name has bytes that are not valid UTF-8; they are shown as \\xHH.';
-    }
-    if (e.type === 'symlink' && e.target !== null && e.target !== undefined) {
-      extras.push(el('span', { class: 'target', text: ` → ${e.target}` }));
-    }
-    if (e.problems && e.problems.length) {
-      extras.push(el('span', { class: 'warn', title: e.problems.join('\n'), 'aria-label': 'Problems: ' + e.problems.join(' '), text: ' ⚠' }));
-    }
-    const action = e.type === 'file'
-      ? el('button', { type: 'button', class: 'download', onclick: () => download(e, full), text: 'Download', 'aria-label': `Download ${e.name}` })
-      : null;
-    rows.push(el('tr', { class: `entry ${e.type}`, dataset: { name: e.name, type: e.type } },
-      el('td', { class: 'pick' }, box),
-      el('td', { class: 'icon' }, el('span', { class: `badge ${e.type}`, title: TYPE_LABEL[kind] || kind, text: TYPE_BADGE[e.type] || '?' })),
-      el('td', { class: 'name' }, nameCell, extras),
-      el('td', { class: 'num', title: exactBytes(e.size), text: e.type === 'dir' ? '' : humanSize(e.size) }),
-      el('td', { class: 'time', text: utcTime(e.mtime) }),
-      el('td', { class: 'mode', text: permString(kind, e.mode) }),
-      el('td', { class: 'num', text: e.uid }),
-      el('td', { class: 'num', text: e.gid }),
-      el('td', {}, action)));
-  }
-  clear(root).append(...[
+  });
+  searchButton.addEventListener('click', () => { if (input.value.trim()) search(input.value.trim()); else input.focus(); });
+  stopButton.addEventListener('click', stopSearch);
+  backToFolder.addEventListener('click', () => { input.value = ''; clearSearch(); });
+
+  clear(root).append(
     el('div', { class: 'dir-head' },
       el('h2', { text: `Files in volume ${volume.index}` + (volume.label ? ` (${volume.label})` : '') }),
       el('button', { type: 'button', class: 'secondary', onclick: back, text: 'Back to volumes' })),
-    breadcrumb(volume, path, go),
+    el('div', { class: 'toolbar' }, upButton, breadcrumb,
+      el('div', { class: 'search-box', role: 'search' }, input, searchButton, stopButton)),
+    searchLine,
     bar,
-    entries.length === 0 ? el('p', { class: 'empty', text: 'This folder is empty.' }) : null,
-    el('div', { class: 'scroll' },
-      el('table', { class: 'entries' }, el('thead', {}, head), el('tbody', {}, rows))),
-  ].filter(Boolean));
-  all.addEventListener('change', syncAll);
-  syncAll();
+    el('div', { class: 'browser' }, tree, el('div', { class: 'list-pane' }, backToFolder, listing), preview),
+    problems);
   root.dataset.volume = String(volume.index);
-  root.dataset.path = path;
+
+  return {
+    input,
+    /** Shows `path` in the breadcrumb; `go(p)` opens an ancestor. */
+    setPath(path, go) {
+      const parts = path.split('/').filter((p) => p !== '');
+      const items = [el('li', {}, el('button', { type: 'button', class: 'link', onclick: () => go('/'), text: `Volume ${volume.index}` }))];
+      let at = '';
+      parts.forEach((part, i) => {
+        at += `/${part}`;
+        const target = at;
+        items.push(el('li', {}, i === parts.length - 1
+          ? el('span', { 'aria-current': 'page', text: part })
+          : el('button', { type: 'button', class: 'link', onclick: () => go(target), text: part })));
+      });
+      clear(crumbs).append(...items);
+      upButton.disabled = path === '/';
+    },
+    /** The search line: `text`, whether a search runs, whether hits are shown. */
+    setSearch(text, { running = false, showing = false } = {}) {
+      searchLine.hidden = !text;
+      searchLine.textContent = text || '';
+      stopButton.hidden = !running;
+      backToFolder.hidden = !showing;
+      root.classList.toggle('searching', running);
+    },
+    /** The problems panel: [{path, text}] and how many there are in all. */
+    setProblems(list, total = list.length) {
+      problems.hidden = list.length === 0;
+      problemsSummary.textContent = `Problems reading this folder (${total.toLocaleString('en-US')})`;
+      clear(problemsList).append(...list.map((p) => el('li', {}, el('span', { class: 'problem-path', text: p.path }), ' ', el('span', { text: p.text }))));
+    },
+  };
 }

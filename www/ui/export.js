@@ -20,8 +20,9 @@ export function selectionBar({ onDownload, onSaveAs, onClear }) {
     ? el('button', { type: 'button', class: 'secondary', onclick: onSaveAs, text: 'Save to a file…', title: 'Write the zip straight to a file you choose' })
     : null;
   const clearButton = el('button', { type: 'button', class: 'link', onclick: onClear, text: 'Clear selection' });
+  const sizes = el('span', { class: 'totals', 'aria-live': 'polite' });
   const node = el('div', { class: 'selection-bar', role: 'region', 'aria-label': 'Selection' },
-    count, download, saveAs, clearButton);
+    count, sizes, download, saveAs, clearButton);
   function update(selection) {
     const items = [...selection.values()];
     const folders = items.filter((e) => e.type === 'dir').length;
@@ -37,7 +38,34 @@ export function selectionBar({ onDownload, onSaveAs, onClear }) {
     }
     for (const b of [download, saveAs, clearButton]) if (b) b.disabled = items.length === 0;
   }
-  return { node, update, setBusy(busy) { for (const b of [download, saveAs]) if (b) b.disabled = busy || b.disabled; } };
+  /**
+   * What the selection holds in all, folders' contents included:
+   * {counting, files, dirs, bytes, problem_count} from the worker's size
+   * job, {error}, or null when there is no folder to count.
+   */
+  function totals(t) {
+    for (const k of ['files', 'bytes', 'dirs', 'state']) delete sizes.dataset[k];
+    if (!t) {
+      sizes.textContent = '';
+      return;
+    }
+    if (t.error) {
+      sizes.textContent = `Couldn't count the folders' sizes: ${t.error}`;
+      sizes.dataset.state = 'error';
+      return;
+    }
+    const what = `${plural(t.files, 'file', 'files')}, ${humanSize(t.bytes)}`;
+    if (t.counting) {
+      sizes.textContent = `Counting what the folders hold: ${what} so far…`;
+      sizes.dataset.state = 'counting';
+    } else {
+      const damaged = t.problem_count ? `; ${plural(t.problem_count, 'folder or file', 'folders or files')} could not be read` : '';
+      sizes.textContent = `In all: ${what} in ${plural(t.dirs, 'folder', 'folders')}${damaged}.`;
+      sizes.title = exactBytes(t.bytes);
+      Object.assign(sizes.dataset, { files: String(t.files), bytes: String(t.bytes), dirs: String(t.dirs), state: 'done' });
+    }
+  }
+  return { node, update, totals, setBusy(busy) { for (const b of [download, saveAs]) if (b) b.disabled = busy || b.disabled; } };
 }
 
 function duration(secs) {

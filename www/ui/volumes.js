@@ -15,12 +15,9 @@ export function drawSummary(root, info) {
   const rows = [
     ['Format', image.format],
     // Container facts from the core, e.g. ['container', 'qcow2 v3, 64 KiB clusters, …'].
-    ...(image.details || []).map(([k, v]) => [k[0].toUpperCase() + k.slice(1), v]),
-    ['Size', `${humanSize(image.size)} (${exactBytes(image.size)})`],
-    // Container facts beyond the format name ([[name, value], …]): stored, allocated.
-    ...(Array.isArray(image.details) ? image.details : [])
-      .filter((d) => Array.isArray(d) && d[0] !== 'subformat')
+    ...(Array.isArray(image.details) ? image.details : []).filter(Array.isArray)
       .map(([k, v]) => [String(k).charAt(0).toUpperCase() + String(k).slice(1), String(v)]),
+    ['Size', `${humanSize(image.size)} (${exactBytes(image.size)})`],
     ['Files', image.parts.join(', ')],
     ['Partition table', tableName],
   ];
@@ -45,6 +42,17 @@ function moreAbout(v) {
     problems.length ? el('ul', { class: 'notes' }, problems.map((p) => el('li', { text: p }))) : null);
 }
 
+// The file system's state in a few words: clean or not, and what the
+// journal replay did ("needs recovery; journal replayed: 2 transactions, 42 blocks").
+function stateWords(v) {
+  const facts = new Map((Array.isArray(v.details) ? v.details : []).filter(Array.isArray));
+  const parts = [];
+  if (facts.has('state')) parts.push(facts.get('state'));
+  if (facts.has('journal')) parts.push(`journal ${facts.get('journal')}`);
+  if (!v.supported && !v.fs) return 'unknown';
+  return parts.join('; ') || (v.supported ? 'readable' : '—');
+}
+
 /** Volumes table; `onOpen(volume)` is called for the Open buttons. */
 export function drawVolumes(root, info, onOpen) {
   clear(root).append(el('h2', { text: 'Volumes' }));
@@ -52,14 +60,15 @@ export function drawVolumes(root, info, onOpen) {
     root.append(el('p', { class: 'empty', text: 'No partitions or file systems were found in this image.' }));
     return;
   }
-  const head = el('tr', {}, ['#', 'Offset', 'Size', 'Type', 'Name', 'File system', 'Label', 'Status', '']
+  const head = el('tr', {}, ['#', 'Offset', 'Size', 'Type', 'Name', 'File system', 'Label', 'State', 'Status', '']
     .map((h) => el('th', { scope: 'col', text: h })));
   const body = info.volumes.map((v) => {
     const problems = v.problems && v.problems.length
       ? el('span', { class: 'warn', title: v.problems.join('\n'), 'aria-label': 'Problems: ' + v.problems.join(' '), text: ' ⚠' })
       : null;
+    const what = [v.fs, v.label ? `“${v.label}”` : null, humanSize(v.length)].filter(Boolean).join(', ');
     const action = v.supported
-      ? el('button', { type: 'button', class: 'open', onclick: () => onOpen(v), text: 'Open' })
+      ? el('button', { type: 'button', class: 'open', onclick: () => onOpen(v), text: 'Open', 'aria-label': `Volume ${v.index} (${what}): open` })
       : null;
     return el('tr', { class: v.supported ? 'supported' : 'unsupported', dataset: { volume: v.index } },
       el('td', { class: 'num', text: v.index }),
@@ -69,6 +78,7 @@ export function drawVolumes(root, info, onOpen) {
       el('td', { text: v.name || '' }),
       el('td', { class: 'fs', text: v.fs || '' }),
       el('td', { text: v.label || '' }),
+      el('td', { class: 'state', text: stateWords(v) }),
       el('td', { class: 'status' }, el('span', { text: v.status }), problems, moreAbout(v)),
       el('td', {}, action),
     );
