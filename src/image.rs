@@ -158,6 +158,12 @@ impl Image {
         if disk.reader.size() == 0 {
             return Err(Error::invalid("the file is empty"));
         }
+        // A file that can't be read at all (no permission; a browser that
+        // refuses a page opened from file:// to read picked files) fails
+        // here in plain words, rather than looking like a disk without
+        // partitions because every probe below came back empty.
+        let mut first = vec![0; usize::try_from(disk.reader.size().min(4096)).unwrap_or(4096)];
+        disk.reader.read_exact_at(0, &mut first).map_err(|e| Error::io(format!("the image can't be read: {}", e.message())))?;
         let table = read_table(&*disk.reader);
         let mut volumes = Vec::new();
         for (i, p) in table.partitions.iter().enumerate() {
@@ -456,4 +462,29 @@ fn describe(index: u32, p: &Partition, found: Option<Detected>) -> VolumeInfo {
         }
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::read_at::ReadAt;
+
+    /// A file whose every read fails, as a browser refusing to read it does.
+    struct Refused;
+
+    impl ReadAt for Refused {
+        fn size(&self) -> u64 {
+            1 << 20
+        }
+        fn read_exact_at(&self, _offset: u64, _buf: &mut [u8]) -> Result<()> {
+            Err(Error::io("The I/O read operation failed."))
+        }
+    }
+
+    #[test]
+    fn an_unreadable_file_says_so_rather_than_showing_no_partitions() {
+        let main = Source { name: "disk.img".into(), reader: Rc::new(Refused) };
+        let e = Image::open(main, Vec::new(), Rc::new(IoStats::default())).err().expect("an unreadable file must not open");
+        assert_eq!(e.message(), "the image can't be read: The I/O read operation failed.");
+    }
 }

@@ -122,7 +122,7 @@ export async function launch(engine, { fileAccess = false } = {}) {
     }).then(() => rmSync(config, { recursive: true, force: true }));
     await waitForPort(port);
     const args = ['--automation'];
-    if (fileAccess) args.push('--allow-file-access-from-file-urls');
+    if (fileAccess) args.push('--allow-file-access-from-file-urls=true');
     driver = await new Builder()
       .usingServer(`http://127.0.0.1:${port}`)
       .withCapabilities({ browserName: 'MiniBrowser', 'webkitgtk:browserOptions': { binary: MINIBROWSER, args } })
