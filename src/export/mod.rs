@@ -156,6 +156,7 @@ struct Counting<W> {
 }
 
 impl<W: Write + 'static> Counting<W> {
+    #[cfg_attr(not(target_os = "linux"), allow(unused_mut))]
     fn new(mut inner: W) -> Counting<W> {
         #[cfg(target_os = "linux")]
         {
@@ -204,13 +205,15 @@ type Zip<W> = ZipWriter<StreamWriter<BufWriter<Counting<W>>>>;
 
 /// Stored file bytes in the zip whose SHA-256 the caller computes
 /// ([`Export::hash_outside`]): entry `index`'s bytes at `start..end` of
-/// the output, `last` when they end the file.
+/// the output, `last` when they end the file, whose size is `file_bytes`
+/// (so the caller can choose how to hash it before its first byte).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Span {
     pub index: usize,
     pub start: u64,
     pub end: u64,
     pub last: bool,
+    pub file_bytes: u64,
 }
 
 /// The bookkeeping of hashing outside the export.
@@ -701,7 +704,7 @@ impl<W: Write> Export<W> {
         if open.outside {
             let size = self.entries.get(open.index).map(|p| p.size).unwrap_or(0);
             let last = open.offset.saturating_add(n) >= size;
-            self.push_span(Span { index: open.index, start, end: start.saturating_add(n), last });
+            self.push_span(Span { index: open.index, start, end: start.saturating_add(n), last, file_bytes: size });
         } else {
             open.hasher.update(&self.buf[..len]);
         }
@@ -760,7 +763,7 @@ impl<W: Write> Export<W> {
             if open.outside {
                 // Its digest is not needed, but closes the caller's hash.
                 let at = self.output_position();
-                self.push_span(Span { index: open.index, start: at, end: at, last: true });
+                self.push_span(Span { index: open.index, start: at, end: at, last: true, file_bytes: size });
             }
             let why = why.unwrap_or_default();
             let status = format!(

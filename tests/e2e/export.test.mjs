@@ -93,6 +93,17 @@ test('export: folders of gpt.img as one zip with bytes, modes, owners, symlinks 
     assert.match(zip.report, /gpt\.img/);
     assert.match(zip.report, /Selected: +\/bin, \/empty-dir, \/etc, \/home, \/modes, \/var\r?\n/);
     assert.ok(byName.has('manifest.csv'));
+    // The manifest's sha256 column (hashed in the hashing worker, or by
+    // WebCrypto) equals the hash of the bytes in the zip, for every file.
+    const manifest = execFileSync('python3', ['-c', 'import sys, zipfile; sys.stdout.write(zipfile.ZipFile(sys.argv[1]).read("manifest.csv").decode())', await dl.path()], { encoding: 'utf8' });
+    let hashed = 0;
+    for (const line of manifest.split(/\r?\n/).slice(1)) {
+      const cols = line.split(',');
+      if (cols[1] !== 'file' || line.includes('"')) continue;
+      assert.equal(cols[9], byName.get(cols[0]).sha256, `manifest sha256 of ${cols[0]}`);
+      hashed += 1;
+    }
+    assert.ok(hashed >= 7, `${hashed} manifest rows checked`);
 
     // The OPFS copy stays until the next export or start; then it goes.
     assert.equal(exportFiles(await opfsNames(page)).length, 1);

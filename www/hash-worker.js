@@ -1,0 +1,115 @@
+// The manifest's SHA-256 of stored file bytes, for jobs.js, in a worker of
+// its own, while the export worker reads the next step.
+//
+// Files up to WEBCRYPTO_MAX_BYTES are hashed by the browser's own SHA-256
+// (crypto.subtle.digest: native code, the CPU's SHA instructions where it
+// has them, about 5× wasm). WebCrypto has no streaming interface, so a
+// file that spans several chunks is first copied whole into one buffer of
+// its size; that bound keeps the copy's memory in check. Larger files, and
+// every file where WebCrypto is missing, stream through the wasm module's
+// Sha256Stream (about 330 MB/s).
+//
+// Requests {id, op, ...} are answered {id, ok, ...} or
+// {id, ok: false, name, message}:
+//   start                      load the wasm → {}
+//   hash {buffer, spans}       buffer: one step's output chunk (transferred);
+//                              spans: Uint32Array of [entry, start, end, last,
+//                              size] (see ExportJob.hash_outside) → {buffer
+//                              (given back, transferred), digests: [entry,
+//                              Uint8Array, …]}
+//   reset                      forget unfinished files (an export stopped)
+
+const WEBCRYPTO_MAX_BYTES = 128 * 1024 * 1024;
+const subtle = self.crypto && self.crypto.subtle;
+
+let wasmReady = null;
+// entry index → {stream: Sha256Stream} or {whole: Uint8Array, at}
+const states = new Map();
+
+function loadWasm() {
+  if (!wasmReady) {
+    wasmReady = (async () => {
+      const mod = await import('./pkg/salvage.js');
+      const { wasmBase64 } = await import('./pkg/salvage_bg_wasm.js');
+      const bytes = Uint8Array.from(atob(wasmBase64), (c) => c.charCodeAt(0));
+      await mod.default({ module_or_path: bytes });
+      return mod;
+    })();
+    wasmReady.catch(() => { wasmReady = null; });
+  }
+  return wasmReady;
+}
+
+function reset() {
+  for (const s of states.values()) if (s.stream) s.stream.free();
+  states.clear();
+}
+
+const bytesOf = (digest) => new Uint8Array(digest);
+
+async function run(msg) {
+  switch (msg.op) {
+    case 'start':
+      await loadWasm();
+      return [{}, []];
+    case 'hash': {
+      const wasm = await loadWasm();
+      const bytes = new Uint8Array(msg.buffer);
+      const spans = msg.spans;
+      const digests = [];
+      const pending = [];
+      for (let k = 0; k + 4 < spans.length; k += 5) {
+        const [entry, start, end, last, size] = [spans[k], spans[k + 1], spans[k + 2], spans[k + 3], spans[k + 4]];
+        const piece = bytes.subarray(start, end);
+        let s = states.get(entry);
+        if (!s && last && subtle) {
+          // The whole file is here: digest() copies it before returning.
+          const at = digests.length;
+          digests.push(entry, null);
+          pending.push(subtle.digest('SHA-256', piece).then((d) => { digests[at + 1] = bytesOf(d); }));
+          continue;
+        }
+        if (!s) {
+          s = subtle && size <= WEBCRYPTO_MAX_BYTES
+            ? { whole: new Uint8Array(size), at: 0 }
+            : { stream: new wasm.Sha256Stream() };
+          states.set(entry, s);
+        }
+        if (s.stream) {
+          if (piece.length > 0) s.stream.update(piece);
+        } else {
+          const n = Math.min(piece.length, s.whole.length - s.at);
+          s.whole.set(piece.subarray(0, n), s.at);
+          s.at += n;
+        }
+        if (last) {
+          states.delete(entry);
+          if (s.stream) {
+            digests.push(entry, s.stream.finish());
+          } else {
+            const at = digests.length;
+            digests.push(entry, null);
+            pending.push(subtle.digest('SHA-256', s.whole.subarray(0, s.at)).then((d) => { digests[at + 1] = bytesOf(d); }));
+          }
+        }
+      }
+      await Promise.all(pending);
+      return [{ buffer: msg.buffer, digests }, [msg.buffer]];
+    }
+    case 'reset':
+      reset();
+      return [{}, []];
+    default:
+      throw new Error(`unknown request ${msg.op}`);
+  }
+}
+
+self.onmessage = async (event) => {
+  const msg = event.data;
+  try {
+    const [value, transfer] = await run(msg);
+    self.postMessage({ id: msg.id, ok: true, ...value }, transfer);
+  } catch (e) {
+    self.postMessage({ id: msg.id, ok: false, name: e.name || 'Error', message: e.message || String(e) });
+  }
+};
