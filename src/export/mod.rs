@@ -29,6 +29,8 @@ mod compress;
 #[cfg(target_os = "linux")]
 mod direct;
 pub mod entry;
+#[cfg(not(target_arch = "wasm32"))]
+mod hash_thread;
 mod owners;
 mod report;
 mod walk;
@@ -234,6 +236,8 @@ struct OpenFile {
     hasher: Sha256,
     /// Its stored bytes are hashed by the caller ([`Span`]s), not here.
     outside: bool,
+    /// Its bytes are hashed on the hashing thread (natively).
+    threaded: bool,
     bad: Vec<(u64, u64)>,
     bad_dropped: usize,
     why: Option<String>,
@@ -267,6 +271,8 @@ pub struct Export<W: Write> {
     report_name: String,
     /// Set by [`Export::hash_outside`].
     outside: Option<Outside>,
+    #[cfg(not(target_arch = "wasm32"))]
+    hash_thread: Option<hash_thread::HashThread>,
 }
 
 /// A zip error while writing: an output failure, unless the zip crate
@@ -304,6 +310,8 @@ impl<W: Write + 'static> Export<W> {
             zip: Some(ZipWriter::new_stream(sink)),
             buf: vec![0u8; CHUNK_BYTES],
             outside: None,
+            #[cfg(not(target_arch = "wasm32"))]
+            hash_thread: hash_thread::HashThread::start(),
             totals: Totals::default(),
             owners: None,
             state: State::Walking,
@@ -494,6 +502,7 @@ impl<W: Write> Export<W> {
             return Ok(());
         }
         let Some(p) = self.entries.get(self.next) else {
+            self.collect_digests(true)?;
             self.start_manifest()?;
             return Ok(());
         };
@@ -687,7 +696,8 @@ impl<W: Write> Export<W> {
         if let Some(o) = self.outside.as_mut().filter(|_| outside) {
             o.waiting = o.waiting.saturating_add(1);
         }
-        let mut open = OpenFile { index, offset: 0, hasher: Sha256::new(), outside, bad: Vec::new(), bad_dropped: 0, why: None };
+        let threaded = !outside && p.size > 0 && self.has_hash_thread();
+        let mut open = OpenFile { index, offset: 0, hasher: Sha256::new(), outside, threaded, bad: Vec::new(), bad_dropped: 0, why: None };
         self.write_chunk(&mut open, first, bad, why).map_err(EntryError::Output)?;
         self.open = Some(open);
         if p.size == 0 {
@@ -701,10 +711,12 @@ impl<W: Write> Export<W> {
         let zip = self.zip.as_mut().ok_or_else(|| Error::io("the zip was already closed"))?;
         zip.write_all(&self.buf[..len]).map_err(|e| output_error(&e))?;
         let n = u64::try_from(len).unwrap_or(0);
+        let size = self.entries.get(open.index).map(|p| p.size).unwrap_or(0);
+        let last = open.offset.saturating_add(n) >= size;
         if open.outside {
-            let size = self.entries.get(open.index).map(|p| p.size).unwrap_or(0);
-            let last = open.offset.saturating_add(n) >= size;
             self.push_span(Span { index: open.index, start, end: start.saturating_add(n), last, file_bytes: size });
+        } else if open.threaded {
+            self.hash_on_thread(open.index, open.offset == 0, len, last)?;
         } else {
             open.hasher.update(&self.buf[..len]);
         }
@@ -721,6 +733,51 @@ impl<W: Write> Export<W> {
                 _ => open.bad.push(r),
             }
         }
+        Ok(())
+    }
+
+    fn has_hash_thread(&self) -> bool {
+        #[cfg(not(target_arch = "wasm32"))]
+        return self.hash_thread.is_some();
+        #[cfg(target_arch = "wasm32")]
+        false
+    }
+
+    /// Hands the buffer's first `len` bytes to the hashing thread, taking
+    /// an empty buffer for the next chunk.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn hash_on_thread(&mut self, index: usize, first: bool, len: usize, last: bool) -> Result<()> {
+        let Some(t) = self.hash_thread.as_mut() else {
+            return Err(Error::io("the hashing thread is gone"));
+        };
+        let buf = std::mem::take(&mut self.buf);
+        self.buf = t.hash(index, first, buf, len, last)?;
+        if last {
+            self.collect_digests(false)?;
+        }
+        Ok(())
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    fn hash_on_thread(&mut self, _index: usize, _first: bool, _len: usize, _last: bool) -> Result<()> {
+        Err(Error::io("no hashing thread here"))
+    }
+
+    /// Stores the digests the hashing thread has sent back; with `all`,
+    /// waits for every one still to come.
+    fn collect_digests(&mut self, all: bool) -> Result<()> {
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Some(t) = self.hash_thread.as_mut() {
+            let got = if all { t.wait_all()? } else { t.digests() };
+            for (index, digest) in got {
+                if let Some(p) = self.entries.get_mut(index) {
+                    if !matches!(p.status, Status::Skipped(_)) {
+                        p.sha256 = Some(digest);
+                    }
+                }
+            }
+        }
+        let _ = all;
         Ok(())
     }
 
@@ -760,6 +817,12 @@ impl<W: Write> Export<W> {
                 zip::result::ZipError::Io(io) => output_error(&io),
                 other => Error::io(format!("the zip writer failed: {other}")),
             })?;
+            #[cfg(not(target_arch = "wasm32"))]
+            if open.threaded {
+                if let Some(t) = self.hash_thread.as_mut() {
+                    t.close(open.index)?;
+                }
+            }
             if open.outside {
                 // Its digest is not needed, but closes the caller's hash.
                 let at = self.output_position();
@@ -790,7 +853,7 @@ impl<W: Write> Export<W> {
         let Some(p) = self.entries.get_mut(open.index) else {
             return Ok(());
         };
-        if !open.outside {
+        if !open.outside && !open.threaded {
             p.sha256 = Some(open.hasher.finalize().into());
         }
         p.status = if open.bad.is_empty() {
