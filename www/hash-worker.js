@@ -11,7 +11,7 @@
 //
 // Requests {id, op, ...} are answered {id, ok, ...} or
 // {id, ok: false, name, message}:
-//   start                      load the wasm → {}
+//   start                      → {} (the wasm loads when a file needs it)
 //   hash {buffer, spans}       buffer: one step's output chunk (transferred);
 //                              spans: Uint32Array of [entry, start, end, last,
 //                              size] (see ExportJob.hash_outside) → {buffer
@@ -23,8 +23,13 @@ const WEBCRYPTO_MAX_BYTES = 128 * 1024 * 1024;
 const subtle = self.crypto && self.crypto.subtle;
 
 let wasmReady = null;
-// entry index → {stream: Sha256Stream} or {whole: Uint8Array, at}
+// entry index → {stream: Sha256Stream} or {whole: true, at}
 const states = new Map();
+// The bytes of the file being collected for WebCrypto: the export writes
+// one file at a time, and digest() copies its input before returning, so
+// one buffer serves every file in turn (allocated once per export, for
+// the largest such file seen).
+let whole = null;
 
 function loadWasm() {
   if (!wasmReady) {
@@ -43,6 +48,7 @@ function loadWasm() {
 function reset() {
   for (const s of states.values()) if (s.stream) s.stream.free();
   states.clear();
+  whole = null;
 }
 
 const bytesOf = (digest) => new Uint8Array(digest);
@@ -50,10 +56,9 @@ const bytesOf = (digest) => new Uint8Array(digest);
 async function run(msg) {
   switch (msg.op) {
     case 'start':
-      await loadWasm();
+      if (!subtle) await loadWasm();
       return [{}, []];
     case 'hash': {
-      const wasm = await loadWasm();
       const bytes = new Uint8Array(msg.buffer);
       const spans = msg.spans;
       const digests = [];
@@ -70,16 +75,19 @@ async function run(msg) {
           continue;
         }
         if (!s) {
-          s = subtle && size <= WEBCRYPTO_MAX_BYTES
-            ? { whole: new Uint8Array(size), at: 0 }
-            : { stream: new wasm.Sha256Stream() };
+          if (subtle && size <= WEBCRYPTO_MAX_BYTES) {
+            if (!whole || whole.length < size) whole = new Uint8Array(size);
+            s = { whole: true, at: 0, size };
+          } else {
+            s = { stream: new (await loadWasm()).Sha256Stream() };
+          }
           states.set(entry, s);
         }
         if (s.stream) {
           if (piece.length > 0) s.stream.update(piece);
         } else {
-          const n = Math.min(piece.length, s.whole.length - s.at);
-          s.whole.set(piece.subarray(0, n), s.at);
+          const n = Math.min(piece.length, s.size - s.at);
+          whole.set(piece.subarray(0, n), s.at);
           s.at += n;
         }
         if (last) {
@@ -89,7 +97,7 @@ async function run(msg) {
           } else {
             const at = digests.length;
             digests.push(entry, null);
-            pending.push(subtle.digest('SHA-256', s.whole.subarray(0, s.at)).then((d) => { digests[at + 1] = bytesOf(d); }));
+            pending.push(subtle.digest('SHA-256', whole.subarray(0, s.at)).then((d) => { digests[at + 1] = bytesOf(d); }));
           }
         }
       }

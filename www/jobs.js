@@ -55,10 +55,10 @@ function startHasher() {
   const hasher = {
     // → {chunk (the same bytes, given back), digests: [entry, Uint8Array, …]}
     async hash(chunk, spans) {
-      const whole = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength;
-      const buffer = whole ? chunk.buffer : chunk.slice().buffer;
+      const length = chunk.byteLength; // before the transfer empties the view
+      const buffer = chunk.byteOffset === 0 ? chunk.buffer : chunk.slice().buffer;
       const r = await call({ op: 'hash', buffer, spans }, [buffer]);
-      return { chunk: new Uint8Array(r.buffer), digests: r.digests };
+      return { chunk: new Uint8Array(r.buffer, 0, length), digests: r.digests };
     },
     reset() {
       call({ op: 'reset' }).catch(() => {});
@@ -74,6 +74,13 @@ function hasher() {
   if (!hasherReady) hasherReady = startHasher();
   return hasherReady;
 }
+
+// Output buffers the steps copy their chunk into, reused once the sink
+// has written them: a fresh 16 MiB ArrayBuffer per step cost more than
+// the copy (its pages are touched for the first time). A step's chunk is
+// at most STEP_BYTES of file data plus zip headers, or 1 MiB of manifest.
+const POOL_BYTES = P.STEP_BYTES + 4 * 1024 * 1024;
+const POOL_MAX = 4;
 
 // Lets queued messages (a cancel) run and frees the step's ArrayBuffers.
 const toEventLoop = () => new Promise((resolve) => setTimeout(resolve, 0));
@@ -144,8 +151,12 @@ export async function save(msg, post, makeJob, name) {
     inFlight = null;
     await pending;
   };
+  const pool = [];
+  const recycle = (buffer) => {
+    if (buffer.byteLength === POOL_BYTES && pool.length < POOL_MAX) pool.push(new Uint8Array(buffer));
+  };
   try {
-    sink = await openSink(spec, name);
+    sink = await openSink(spec, name, recycle);
     const meter = rateMeter();
     // Where the time goes (ms), for the benchmark: in the wasm step, in
     // waiting for the previous chunk's hashing and writing, in the event
@@ -157,7 +168,10 @@ export async function save(msg, post, makeJob, name) {
       for (let k = 0; k + 1 < digests.length; k += 2) job.set_sha256(digests[k], digests[k + 1]);
       digests.length = 0;
       let t = performance.now();
-      const p = job.step(P.STEP_BYTES);
+      const given = pool.pop() || new Uint8Array(POOL_BYTES);
+      const p = job.step(P.STEP_BYTES, given);
+      const spansHere = p.spans && p.spans.length > 0;
+      if (p.chunk.buffer !== given.buffer || (p.chunk.length === 0 && !spansHere)) recycle(given.buffer);
       timing.step += performance.now() - t;
       timing.steps += 1;
       if (p.read_ms !== undefined) {
@@ -216,10 +230,11 @@ export async function save(msg, post, makeJob, name) {
   } catch (e) {
     // Cancel within a second: don't wait for the chunk being hashed.
     stopped = true;
-    if (hashing) hashing.reset();
     if (sink) await sink.abort();
     throw e;
   } finally {
+    // Unfinished files (a cancel) and the hashing worker's buffer go.
+    if (hashing) hashing.reset();
     job.free();
     cancelled.delete(msg.id);
   }

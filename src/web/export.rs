@@ -36,8 +36,24 @@ impl Drain {
     /// The bytes written since the last call, as a JS copy; the buffer is
     /// emptied (its capacity is kept for the next step).
     fn take(&self) -> js_sys::Uint8Array {
+        self.take_into(None)
+    }
+
+    /// Like [`Drain::take`], but into the start of `reuse` when the bytes
+    /// fit there: the result is then a view of `reuse`'s first bytes. A
+    /// fresh 16 MiB `ArrayBuffer` per step cost more than the copy itself
+    /// (its pages are touched for the first time).
+    fn take_into(&self, reuse: Option<js_sys::Uint8Array>) -> js_sys::Uint8Array {
         let mut buf = self.0.borrow_mut();
-        let chunk = js_sys::Uint8Array::from(&buf[..]);
+        let len = u32::try_from(buf.len()).unwrap_or(u32::MAX);
+        let chunk = match reuse {
+            Some(r) if usize::try_from(r.length()).unwrap_or(0) >= buf.len() => {
+                let view = r.subarray(0, len);
+                view.copy_from(&buf[..]);
+                view
+            }
+            _ => js_sys::Uint8Array::from(&buf[..]),
+        };
         buf.clear();
         chunk
     }
@@ -151,13 +167,15 @@ pub struct ExportJob {
 #[wasm_bindgen]
 impl ExportJob {
     /// Works through about `budget_bytes` of file data and returns the
-    /// progress record with `chunk`: the zip bytes made by this step.
-    pub fn step(&mut self, budget_bytes: f64) -> Result<JsValue, JsError> {
+    /// progress record with `chunk`: the zip bytes made by this step. With
+    /// `reuse` (a `Uint8Array` the caller is done with), `chunk` is a view
+    /// of its first bytes when they fit.
+    pub fn step(&mut self, budget_bytes: f64, reuse: Option<js_sys::Uint8Array>) -> Result<JsValue, JsError> {
         let budget = budget(budget_bytes)?;
         let export = self.export.as_mut().ok_or_else(|| JsError::new("this export has already finished"))?;
         let progress = export.step(budget).map_err(js_err)?;
         let t = super::blob::now_ms();
-        let chunk = self.out.take();
+        let chunk = self.out.take_into(reuse);
         let take_ms = super::blob::now_ms() - t;
         let value = with_chunk(&progress, chunk)?;
         let mut flat: Vec<u32> = Vec::new();
