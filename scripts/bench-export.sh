@@ -69,7 +69,9 @@ echo
 echo "| tool                       | seconds  | MB/s     | peak MiB  |"
 echo "|----------------------------|----------|----------|-----------|"
 rm -f "$work/rows.txt"
-sevenz_name="7z x $("$sevenz" i 2>/dev/null | awk '/^7-Zip/ {print $3; exit}')"
+# awk reads to the end: quitting early could kill 7-Zip with SIGPIPE, and
+# pipefail + set -e would then end this script.
+sevenz_name="7z x $("$sevenz" i 2>/dev/null | awk '/^7-Zip/ && !v { v = $3 } END { print v }')"
 for _ in $(seq "${BENCH_REPEAT:-1}"); do
     row "salvage export (stored)" "$work/out.zip" "$bin" export "$img" / -o "$work/out.zip"
     row "salvage export --deflate" "$work/out.zip" "$bin" export "$img" / -o "$work/out.zip" --deflate
