@@ -124,7 +124,7 @@ impl DirectFile {
     pub fn open(file: &File) -> Option<DirectFile> {
         let mut plain = file.try_clone().ok()?;
         let offset = plain.stream_position().ok()?;
-        if offset % (ALIGN_BYTES as u64) != 0 {
+        if offset.checked_rem(ALIGN_BYTES as u64) != Some(0) {
             return None;
         }
         let direct = std::fs::OpenOptions::new()
