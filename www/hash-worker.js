@@ -16,7 +16,11 @@
 //                              spans: Uint32Array of [entry, start, end, last,
 //                              size] (see ExportJob.hash_outside) → {buffer
 //                              (given back, transferred), digests: [entry,
-//                              Uint8Array, …]}
+//                              Uint8Array, …]} at once: the digests finished
+//                              by now; WebCrypto's still running come with a
+//                              later reply (the reply doesn't wait for them,
+//                              so the next chunk isn't held up)
+//   flush                      → {digests}: every one still to come
 //   reset                      forget unfinished files (an export stopped)
 
 const WEBCRYPTO_MAX_BYTES = 128 * 1024 * 1024;
@@ -30,6 +34,24 @@ const states = new Map();
 // one buffer serves every file in turn (allocated once per export, for
 // the largest such file seen).
 let whole = null;
+// WebCrypto digests: finished and not yet replied ([entry, bytes, …]),
+// and the ones still running. `generation` drops those of a reset export.
+let done = [];
+const running = new Set();
+let generation = 0;
+
+function later(entry, promise) {
+  const gen = generation;
+  const p = promise.then((d) => { if (gen === generation) done.push(entry, bytesOf(d)); });
+  running.add(p);
+  p.finally(() => running.delete(p)).catch(() => {});
+}
+
+function takeDone() {
+  const out = done;
+  done = [];
+  return out;
+}
 
 function loadWasm() {
   if (!wasmReady) {
@@ -49,6 +71,8 @@ function reset() {
   for (const s of states.values()) if (s.stream) s.stream.free();
   states.clear();
   whole = null;
+  done = [];
+  generation += 1;
 }
 
 const bytesOf = (digest) => new Uint8Array(digest);
@@ -62,16 +86,13 @@ async function run(msg) {
       const bytes = new Uint8Array(msg.buffer);
       const spans = msg.spans;
       const digests = [];
-      const pending = [];
       for (let k = 0; k + 4 < spans.length; k += 5) {
         const [entry, start, end, last, size] = [spans[k], spans[k + 1], spans[k + 2], spans[k + 3], spans[k + 4]];
         const piece = bytes.subarray(start, end);
         let s = states.get(entry);
         if (!s && last && subtle) {
           // The whole file is here: digest() copies it before returning.
-          const at = digests.length;
-          digests.push(entry, null);
-          pending.push(subtle.digest('SHA-256', piece).then((d) => { digests[at + 1] = bytesOf(d); }));
+          later(entry, subtle.digest('SHA-256', piece));
           continue;
         }
         if (!s) {
@@ -95,14 +116,16 @@ async function run(msg) {
           if (s.stream) {
             digests.push(entry, s.stream.finish());
           } else {
-            const at = digests.length;
-            digests.push(entry, null);
-            pending.push(subtle.digest('SHA-256', whole.subarray(0, s.at)).then((d) => { digests[at + 1] = bytesOf(d); }));
+            later(entry, subtle.digest('SHA-256', whole.subarray(0, s.at)));
           }
         }
       }
-      await Promise.all(pending);
+      digests.push(...takeDone());
       return [{ buffer: msg.buffer, digests }, [msg.buffer]];
+    }
+    case 'flush': {
+      while (running.size > 0) await Promise.all([...running]);
+      return [{ digests: takeDone() }, []];
     }
     case 'reset':
       reset();

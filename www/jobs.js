@@ -60,6 +60,10 @@ function startHasher() {
       const r = await call({ op: 'hash', buffer, spans }, [buffer]);
       return { chunk: new Uint8Array(r.buffer, 0, length), digests: r.digests };
     },
+    // → [entry, Uint8Array, …]: the digests not given back yet.
+    async flush() {
+      return (await call({ op: 'flush' })).digests;
+    },
     reset() {
       call({ op: 'reset' }).catch(() => {});
     },
@@ -194,6 +198,7 @@ export async function save(msg, post, makeJob, name) {
       if (p.waiting) {
         // The manifest needs the digests of the chunks in flight.
         await settle();
+        if (hashing) digests.push(...await hashing.flush());
         if (digests.length === 0) throw new Error('The export is waiting for file digests that never came.');
       }
       timing.write += performance.now() - t;
