@@ -172,13 +172,17 @@ impl CacheConfig {
         max_readahead_bytes: 8 << 20,
         direct_min_bytes: 256 << 10,
     };
-    /// Browser `Blob`s: each read costs ~1 ms, so read big and keep more;
-    /// only reads as big as half the cache (which would just flush it) go direct.
+    /// Browser `Blob`s: each read costs ~1 ms, so read big and keep more.
+    /// The export reads file data in 16 MiB slices, cut where the file's
+    /// extents end: pieces of 1 MiB and more go straight into its buffer,
+    /// one `FileReaderSync` call each, rather than through the cache's
+    /// copies; through the cache, its read-ahead would fetch up to 16 MiB
+    /// past the piece, which the next direct read fetches again.
     pub const BROWSER: CacheConfig = CacheConfig {
         chunk_bytes: 1 << 20,
         capacity_bytes: 128 << 20,
         max_readahead_bytes: 16 << 20,
-        direct_min_bytes: 64 << 20,
+        direct_min_bytes: 1 << 20,
     };
 }
 

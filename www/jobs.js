@@ -20,6 +20,72 @@ export class Cancelled extends Error {
   }
 }
 
+// The hashing worker (hash-worker.js), started on the first export and
+// kept for the next ones; null where it can't start (then the wasm step
+// hashes, as before).
+let hasherReady = null;
+
+function startHasher() {
+  if (typeof Worker !== 'function') return Promise.resolve(null);
+  const worker = new Worker(new URL('./hash-worker.js', import.meta.url), { type: 'module' });
+  const waiting = new Map();
+  let nextId = 1;
+  let broken = null;
+  worker.onmessage = (event) => {
+    const call = waiting.get(event.data.id);
+    waiting.delete(event.data.id);
+    if (!call) return;
+    if (event.data.ok) call.resolve(event.data);
+    else call.reject(Object.assign(new Error(event.data.message), { name: event.data.name }));
+  };
+  worker.onerror = (event) => {
+    event.preventDefault();
+    broken = new Error(`the hashing worker stopped${event.message ? `: ${event.message}` : ''}`);
+    for (const call of waiting.values()) call.reject(broken);
+    waiting.clear();
+    hasherReady = null; // the next export starts a new one
+    worker.terminate();
+  };
+  const call = (msg, transfer = []) => new Promise((resolve, reject) => {
+    if (broken) return reject(broken);
+    const id = nextId++;
+    waiting.set(id, { resolve, reject });
+    worker.postMessage({ ...msg, id }, transfer);
+  });
+  const hasher = {
+    // → {chunk (the same bytes, given back), digests: [entry, Uint8Array, …]}
+    async hash(chunk, spans) {
+      const length = chunk.byteLength; // before the transfer empties the view
+      const buffer = chunk.byteOffset === 0 ? chunk.buffer : chunk.slice().buffer;
+      const r = await call({ op: 'hash', buffer, spans }, [buffer]);
+      return { chunk: new Uint8Array(r.buffer, 0, length), digests: r.digests };
+    },
+    // → [entry, Uint8Array, …]: the digests not given back yet.
+    async flush() {
+      return (await call({ op: 'flush' })).digests;
+    },
+    reset() {
+      call({ op: 'reset' }).catch(() => {});
+    },
+  };
+  return call({ op: 'start' }).then(() => hasher, () => {
+    worker.terminate();
+    return null;
+  });
+}
+
+function hasher() {
+  if (!hasherReady) hasherReady = startHasher();
+  return hasherReady;
+}
+
+// Output buffers the steps copy their chunk into, reused once the sink
+// has written them: a fresh 16 MiB ArrayBuffer per step cost more than
+// the copy (its pages are touched for the first time). A step's chunk is
+// at most STEP_BYTES of file data plus zip headers, or 1 MiB of manifest.
+const POOL_BYTES = P.STEP_BYTES + 4 * 1024 * 1024;
+const POOL_MAX = 4;
+
 // Lets queued messages (a cancel) run and frees the step's ArrayBuffers.
 const toEventLoop = () => new Promise((resolve) => setTimeout(resolve, 0));
 
@@ -65,26 +131,76 @@ export async function save(msg, post, makeJob, name) {
   await cleanStale();
   const job = makeJob();
   let sink = null;
+  // Zip exports hash stored bytes in the hashing worker while the next
+  // step runs: each step's chunk goes there, then (given back) to the
+  // sink, one chunk in flight at a time; the digests go back into the
+  // job before its next step.
+  const hashing = typeof job.hash_outside === 'function' ? await hasher() : null;
+  if (hashing) job.hash_outside();
+  const digests = [];
+  let inFlight = null;
+  let stopped = false; // cancelled or failed: a chunk still hashing is dropped
+  const pass = async (chunk, spans) => {
+    let bytes = chunk;
+    if (hashing && spans && spans.length > 0) {
+      const r = await hashing.hash(chunk, spans);
+      bytes = r.chunk;
+      digests.push(...r.digests);
+    }
+    if (bytes.length > 0 && !stopped) await sink.write(bytes);
+  };
+  const settle = async () => {
+    if (!inFlight) return;
+    const pending = inFlight;
+    inFlight = null;
+    await pending;
+  };
+  const pool = [];
+  const recycle = (buffer) => {
+    if (buffer.byteLength === POOL_BYTES && pool.length < POOL_MAX) pool.push(new Uint8Array(buffer));
+  };
   try {
-    sink = await openSink(spec, name);
+    sink = await openSink(spec, name, recycle);
     const meter = rateMeter();
     // Where the time goes (ms), for the benchmark: in the wasm step, in
-    // handing chunks to the sink, in the event loop between steps.
+    // waiting for the previous chunk's hashing and writing, in the event
+    // loop between steps.
     const timing = { step: 0, write: 0, yield: 0, steps: 0, start: performance.now() };
     let lastPost = 0;
     let roomChecked = false;
     for (;;) {
+      for (let k = 0; k + 1 < digests.length; k += 2) job.set_sha256(digests[k], digests[k + 1]);
+      digests.length = 0;
       let t = performance.now();
-      const p = job.step(P.STEP_BYTES);
+      const given = pool.pop() || new Uint8Array(POOL_BYTES);
+      const p = job.step(P.STEP_BYTES, given);
+      const spansHere = p.spans && p.spans.length > 0;
+      if (p.chunk.buffer !== given.buffer || (p.chunk.length === 0 && !spansHere)) recycle(given.buffer);
       timing.step += performance.now() - t;
       timing.steps += 1;
+      if (p.read_ms !== undefined) {
+        if (timing.read0 === undefined) [timing.read0, timing.copy0] = [p.read_ms, p.copy_ms];
+        [timing.read, timing.copyIn] = [p.read_ms - timing.read0, p.copy_ms - timing.copy0];
+        timing.take = (timing.take || 0) + p.take_ms;
+        [timing.reads, timing.readMB] = [p.reads, p.read_bytes / 1e6];
+      }
       const chunk = p.chunk;
       if (!roomChecked && p.phase !== 'counting') {
         roomChecked = true;
         if (sink.kind === 'opfs') await checkRoom(p);
       }
       t = performance.now();
-      if (chunk.length > 0) await sink.write(chunk);
+      await settle();
+      if (chunk.length > 0 || (p.spans && p.spans.length > 0)) {
+        inFlight = pass(chunk, p.spans);
+        inFlight.catch(() => {}); // reported by the next settle()
+      }
+      if (p.waiting) {
+        // The manifest needs the digests of the chunks in flight.
+        await settle();
+        if (hashing) digests.push(...await hashing.flush());
+        if (digests.length === 0) throw new Error('The export is waiting for file digests that never came.');
+      }
       timing.write += performance.now() - t;
       const now = performance.now();
       if (p.done || now - lastPost >= 100) {
@@ -106,6 +222,7 @@ export async function save(msg, post, makeJob, name) {
       timing.yield += performance.now() - t;
       if (cancelled.has(msg.id)) throw new Cancelled();
     }
+    await settle();
     const summary = job.finish();
     if (summary.chunk.length > 0) await sink.write(summary.chunk);
     delete summary.chunk;
@@ -116,9 +233,13 @@ export async function save(msg, post, makeJob, name) {
     if (file) saved.file = file;
     return saved;
   } catch (e) {
+    // Cancel within a second: don't wait for the chunk being hashed.
+    stopped = true;
     if (sink) await sink.abort();
     throw e;
   } finally {
+    // Unfinished files (a cancel) and the hashing worker's buffer go.
+    if (hashing) hashing.reset();
     job.free();
     cancelled.delete(msg.id);
   }

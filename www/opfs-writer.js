@@ -2,7 +2,9 @@
 // works while the export worker computes the next step. Requests
 // {id, op, ...} are answered {id, ok, value} or {id, ok: false, name, message}:
 //   open {name}     create the file and its sync access handle
-//   write {buffer}  append the (transferred) bytes
+//   write {buffer, length}  append the first `length` (all when absent)
+//                   bytes of the transferred buffer; the reply gives the
+//                   buffer back (transferred) as `buffer`, for reuse
 //   close           flush, close → the File
 //   abort           close and remove the file
 
@@ -22,7 +24,7 @@ async function run(msg) {
       at = 0;
       return null;
     case 'write': {
-      const bytes = new Uint8Array(msg.buffer);
+      const bytes = new Uint8Array(msg.buffer, 0, msg.length ?? msg.buffer.byteLength);
       let done = 0;
       while (done < bytes.length) {
         const n = access.write(bytes.subarray(done), { at: at + done });
@@ -52,7 +54,9 @@ async function run(msg) {
 self.onmessage = async (event) => {
   const msg = event.data;
   try {
-    self.postMessage({ id: msg.id, ok: true, value: await run(msg) });
+    const value = await run(msg);
+    if (msg.op === 'write') self.postMessage({ id: msg.id, ok: true, value, buffer: msg.buffer }, [msg.buffer]);
+    else self.postMessage({ id: msg.id, ok: true, value });
   } catch (e) {
     self.postMessage({ id: msg.id, ok: false, name: e.name || 'Error', message: e.message || String(e) });
   }

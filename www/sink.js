@@ -2,6 +2,10 @@
 // has three calls: write(chunk) as the bytes come, close() at the end
 // (→ a File to download, or null when the bytes are already in the user's
 // file), abort() on cancel or failure (→ nothing is left behind).
+// openSink's `recycle(arrayBuffer)`, when given, receives each written
+// chunk's whole ArrayBuffer once the sink is done with it, for reuse (the
+// chunk may be a view of its first bytes); the caller must not touch a
+// chunk's buffer between write() and recycle.
 //
 //   opfs    a new file in the origin private file system, written through a
 //           sync access handle at increasing offsets, by a worker of its own
@@ -89,13 +93,14 @@ function writeError(e) {
 }
 
 // The OPFS sink with its writes in opfs-writer.js.
-async function opfsWriterSink(name) {
+async function opfsWriterSink(name, recycle) {
   const writer = new Worker(new URL('./opfs-writer.js', import.meta.url), { type: 'module' });
   const waiting = new Map();
   let nextId = 1;
   let broken = null; // the writer itself failed (e.g. its script didn't load)
   writer.onmessage = (event) => {
-    const { id, ok, value, name: errName, message } = event.data;
+    const { id, ok, value, name: errName, message, buffer } = event.data;
+    if (buffer && recycle) recycle(buffer);
     const call = waiting.get(id);
     waiting.delete(id);
     if (!call) return;
@@ -137,10 +142,10 @@ async function opfsWriterSink(name) {
     name: file,
     async write(chunk) {
       await settle();
-      // Wasm hands over a fresh buffer per chunk: move it, don't copy it.
-      const whole = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength;
-      const buffer = whole ? chunk.buffer : chunk.slice().buffer;
-      inFlight = call({ op: 'write', buffer }, [buffer]);
+      // Move the chunk's buffer there, don't copy it (it comes back for reuse).
+      const length = chunk.byteLength;
+      const buffer = chunk.byteOffset === 0 ? chunk.buffer : chunk.slice().buffer;
+      inFlight = call({ op: 'write', buffer, length }, [buffer]);
       inFlight.catch(() => {}); // reported by the next settle()
     },
     async close() {
@@ -162,7 +167,7 @@ async function opfsWriterSink(name) {
 }
 
 // The OPFS sink writing from this worker.
-async function opfsSink(name) {
+async function opfsSink(name, recycle) {
   const dir = await navigator.storage.getDirectory();
   const file = opfsName(name);
   const handle = await dir.getFileHandle(file, { create: true });
@@ -191,6 +196,7 @@ async function opfsSink(name) {
         done += n;
       }
       at += done;
+      if (recycle) recycle(chunk.buffer);
     },
     async close() {
       access.flush();
@@ -208,7 +214,7 @@ async function opfsSink(name) {
   };
 }
 
-async function handleSink(handle) {
+async function handleSink(handle, recycle) {
   let writable;
   try {
     writable = await handle.createWritable();
@@ -224,6 +230,7 @@ async function handleSink(handle) {
       } catch (e) {
         throw new Error(storageFullMessage(e) || `Writing the chosen file failed: ${e.message || e}`);
       }
+      if (recycle) recycle(chunk.buffer);
     },
     async close() {
       await writable.close();
@@ -237,7 +244,7 @@ async function handleSink(handle) {
   };
 }
 
-function memorySink(name) {
+function memorySink(name, recycle) {
   let parts = [];
   let size = 0;
   return {
@@ -249,6 +256,7 @@ function memorySink(name) {
         throw new Error(`This browser can't save more than ${MAX_MEMORY_BYTES / 1048576} MiB from a page without private file storage or a save dialog; select less, or use Chromium, Chrome or Edge.`);
       }
       parts.push(new Blob([chunk]));
+      if (recycle) recycle(chunk.buffer);
     },
     async close() {
       const file = new File(parts, name, { type: 'application/octet-stream' });
@@ -262,11 +270,11 @@ function memorySink(name) {
 }
 
 /** Opens the sink a request asked for; `name` is the download's name. */
-export async function openSink(spec, name) {
+export async function openSink(spec, name, recycle = null) {
   switch (spec && spec.kind) {
-    case 'opfs': return typeof Worker === 'function' ? opfsWriterSink(name) : opfsSink(name);
-    case 'handle': return handleSink(spec.handle);
-    case 'memory': return memorySink(name);
+    case 'opfs': return typeof Worker === 'function' ? opfsWriterSink(name, recycle) : opfsSink(name, recycle);
+    case 'handle': return handleSink(spec.handle, recycle);
+    case 'memory': return memorySink(name, recycle);
     default: throw new Error(`Unknown place to save to: ${spec && spec.kind}.`);
   }
 }

@@ -26,11 +26,16 @@
 //! the zip's central directory, which a zip must keep until its end).
 
 mod compress;
+#[cfg(target_os = "linux")]
+mod direct;
 pub mod entry;
+#[cfg(not(target_arch = "wasm32"))]
+mod hash_thread;
 mod owners;
 mod report;
 mod walk;
 
+use std::collections::VecDeque;
 use std::io::{BufWriter, Write};
 use std::rc::Rc;
 
@@ -143,30 +148,96 @@ impl Summary {
     }
 }
 
-/// Counts what reaches the caller's writer.
+/// Counts what reaches the caller's writer. When that is a Linux file,
+/// the bytes go through [`direct::DirectFile`] instead (see there).
 struct Counting<W> {
     inner: W,
     bytes: u64,
+    #[cfg(target_os = "linux")]
+    direct: Option<direct::DirectFile>,
+}
+
+impl<W: Write + 'static> Counting<W> {
+    #[cfg_attr(not(target_os = "linux"), allow(unused_mut))]
+    fn new(mut inner: W) -> Counting<W> {
+        #[cfg(target_os = "linux")]
+        {
+            let any: &mut dyn std::any::Any = &mut inner;
+            let direct = any.downcast_mut::<std::fs::File>().and_then(|f| direct::DirectFile::open(f));
+            Counting { inner, bytes: 0, direct }
+        }
+        #[cfg(not(target_os = "linux"))]
+        Counting { inner, bytes: 0 }
+    }
+}
+
+impl<W> Counting<W> {
+    /// Ends direct writing, if any: every byte is in `inner`'s file after.
+    fn finish(&mut self) -> std::io::Result<()> {
+        #[cfg(target_os = "linux")]
+        if let Some(mut d) = self.direct.take() {
+            d.finish()?;
+        }
+        Ok(())
+    }
 }
 
 impl<W: Write> Write for Counting<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        #[cfg(target_os = "linux")]
+        let n = match self.direct.as_mut() {
+            Some(d) => d.write(buf)?,
+            None => self.inner.write(buf)?,
+        };
+        #[cfg(not(target_os = "linux"))]
         let n = self.inner.write(buf)?;
         self.bytes = self.bytes.saturating_add(u64::try_from(n).unwrap_or(u64::MAX));
         Ok(n)
     }
     fn flush(&mut self) -> std::io::Result<()> {
+        #[cfg(target_os = "linux")]
+        if let Some(d) = self.direct.as_mut() {
+            return d.flush();
+        }
         self.inner.flush()
     }
 }
 
 type Zip<W> = ZipWriter<StreamWriter<BufWriter<Counting<W>>>>;
 
+/// Stored file bytes in the zip whose SHA-256 the caller computes
+/// ([`Export::hash_outside`]): entry `index`'s bytes at `start..end` of
+/// the output, `last` when they end the file, whose size is `file_bytes`
+/// (so the caller can choose how to hash it before its first byte).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Span {
+    pub index: usize,
+    pub start: u64,
+    pub end: u64,
+    pub last: bool,
+    pub file_bytes: u64,
+}
+
+/// The bookkeeping of hashing outside the export.
+#[derive(Default)]
+struct Outside {
+    /// Spans not yet handed out, in zip offsets.
+    spans: VecDeque<Span>,
+    /// Zip offset up to which spans were handed out.
+    handed: u64,
+    /// Files whose digest has not come back yet.
+    waiting: usize,
+}
+
 /// A file whose entry is open.
 struct OpenFile {
     index: usize,
     offset: u64,
     hasher: Sha256,
+    /// Its stored bytes are hashed by the caller ([`Span`]s), not here.
+    outside: bool,
+    /// Its bytes are hashed on the hashing thread (natively).
+    threaded: bool,
     bad: Vec<(u64, u64)>,
     bad_dropped: usize,
     why: Option<String>,
@@ -198,6 +269,10 @@ pub struct Export<W: Write> {
     state: State,
     manifest_name: String,
     report_name: String,
+    /// Set by [`Export::hash_outside`].
+    outside: Option<Outside>,
+    #[cfg(not(target_arch = "wasm32"))]
+    hash_thread: Option<hash_thread::HashThread>,
 }
 
 /// A zip error while writing: an output failure, unless the zip crate
@@ -218,11 +293,11 @@ fn output_error(e: &std::io::Error) -> Error {
     Error::io(format!("writing the zip failed: {e}"))
 }
 
-impl<W: Write> Export<W> {
+impl<W: Write + 'static> Export<W> {
     /// Prepares the export of `selection` (absolute raw paths on `fs`)
     /// into `writer`. Nothing is read or written until [`Export::step`].
     pub fn new(fs: Rc<dyn FileSystem>, about: About, selection: &[Vec<u8>], options: ExportOptions, writer: W) -> Export<W> {
-        let sink = BufWriter::with_capacity(CHUNK_BYTES, Counting { inner: writer, bytes: 0 });
+        let sink = BufWriter::with_capacity(CHUNK_BYTES, Counting::new(writer));
         Export {
             fs,
             about,
@@ -234,6 +309,9 @@ impl<W: Write> Export<W> {
             open: None,
             zip: Some(ZipWriter::new_stream(sink)),
             buf: vec![0u8; CHUNK_BYTES],
+            outside: None,
+            #[cfg(not(target_arch = "wasm32"))]
+            hash_thread: hash_thread::HashThread::start(),
             totals: Totals::default(),
             owners: None,
             state: State::Walking,
@@ -242,6 +320,9 @@ impl<W: Write> Export<W> {
         }
     }
 
+}
+
+impl<W: Write> Export<W> {
     /// Does up to about `budget_bytes` of work (file bytes written, plus a
     /// little per entry) and reports where it stands. An error means the
     /// output failed: the zip is unusable and the export is over.
@@ -265,6 +346,11 @@ impl<W: Write> Export<W> {
                     }
                     Ok(())
                 }
+                State::Writing if self.blocked() => {
+                    // Every stored byte must reach the caller, who hashes it.
+                    self.zip()?.flush().map_err(|e| output_error(&e))?;
+                    break;
+                }
                 State::Writing => self.write_some(&mut spent),
                 State::Manifest { row } => self.write_manifest(row, &mut spent),
                 State::Report => self.write_report(),
@@ -275,6 +361,104 @@ impl<W: Write> Export<W> {
             }
         }
         Ok(self.progress())
+    }
+
+    /// Hands SHA-256 of stored file data to the caller: from now on each
+    /// regular file stored with at least one byte gets no digest here;
+    /// instead [`Export::take_spans`] says where its bytes are in the
+    /// output, and the caller gives the digest back with
+    /// [`Export::set_sha256`]. The manifest (written last) waits for them:
+    /// while [`Export::waiting_for_digests`], a step returns at once.
+    /// Only before the first step.
+    pub fn hash_outside(&mut self) -> Result<()> {
+        if !matches!(self.state, State::Walking) || !self.entries.is_empty() {
+            return Err(Error::invalid("hashing outside must be chosen before the export starts"));
+        }
+        self.outside = Some(Outside::default());
+        Ok(())
+    }
+
+    /// Reads and writes file data `bytes` at a time (1 MiB by default;
+    /// clamped to 64 KiB–64 MiB). Only before the first step.
+    pub fn set_chunk_bytes(&mut self, bytes: usize) -> Result<()> {
+        if !matches!(self.state, State::Walking) || !self.entries.is_empty() {
+            return Err(Error::invalid("the chunk size must be chosen before the export starts"));
+        }
+        let bytes = bytes.clamp(64 << 10, 64 << 20);
+        let mut buf = Vec::new();
+        buf.try_reserve_exact(bytes).map_err(|_| Error::io("out of memory for the export's buffer"))?;
+        buf.resize(bytes, 0);
+        self.buf = buf;
+        Ok(())
+    }
+
+    /// The [`Span`]s of the output the caller has taken so far (every byte
+    /// that reached the writer), with `start` and `end` counted from the
+    /// first byte not covered by the previous call. A span cut by the
+    /// end of what was written comes in two parts, `last` on the second.
+    pub fn take_spans(&mut self) -> Vec<Span> {
+        let written = self.written_bytes();
+        let Some(o) = self.outside.as_mut() else {
+            return Vec::new();
+        };
+        let base = o.handed;
+        let mut out = Vec::new();
+        while let Some(front) = o.spans.front_mut() {
+            let rel = |at: u64| at.saturating_sub(base);
+            if front.end <= written {
+                out.push(Span { start: rel(front.start), end: rel(front.end), ..*front });
+                o.spans.pop_front();
+            } else {
+                if front.start < written {
+                    out.push(Span { start: rel(front.start), end: rel(written), last: false, ..*front });
+                    front.start = written;
+                }
+                break;
+            }
+        }
+        o.handed = written.max(base);
+        out
+    }
+
+    /// The SHA-256 of entry `index`'s stored bytes, computed by the caller.
+    pub fn set_sha256(&mut self, index: usize, digest: [u8; 32]) {
+        if let Some(o) = self.outside.as_mut() {
+            o.waiting = o.waiting.saturating_sub(1);
+        }
+        if let Some(p) = self.entries.get_mut(index) {
+            // A file may still be open (its status comes at its end), but
+            // one left out keeps no digest.
+            if p.kind == FileKind::File && !matches!(p.status, Status::Skipped(_)) {
+                p.sha256 = Some(digest);
+            }
+        }
+    }
+
+    /// Whether the export can't go on until more digests are given.
+    pub fn waiting_for_digests(&self) -> bool {
+        matches!(self.state, State::Writing) && self.blocked()
+    }
+
+    /// All files are written but digests are missing.
+    fn blocked(&self) -> bool {
+        self.open.is_none() && self.next >= self.entries.len() && self.outside.as_ref().is_some_and(|o| o.waiting > 0)
+    }
+
+    /// Bytes that reached the caller's writer.
+    fn written_bytes(&self) -> u64 {
+        self.zip.as_ref().and_then(|z| z.get_ref()).map(|s| s.get_ref().get_ref().bytes).unwrap_or(0)
+    }
+
+    /// Offset in the zip of the next byte written.
+    fn output_position(&self) -> u64 {
+        self.zip
+            .as_ref()
+            .and_then(|z| z.get_ref())
+            .map(|s| {
+                let b = s.get_ref();
+                b.get_ref().bytes.saturating_add(u64::try_from(b.buffer().len()).unwrap_or(u64::MAX))
+            })
+            .unwrap_or(0)
     }
 
     fn count_walked(&mut self, from: usize) {
@@ -318,6 +502,7 @@ impl<W: Write> Export<W> {
             return Ok(());
         }
         let Some(p) = self.entries.get(self.next) else {
+            self.collect_digests(true)?;
             self.start_manifest()?;
             return Ok(());
         };
@@ -491,7 +676,8 @@ impl<W: Write> Export<W> {
 
     fn start_file(&mut self, index: usize) -> std::result::Result<(), EntryError> {
         let p = self.entries[index].clone();
-        let first = usize::try_from(p.size.min(CHUNK_BYTES as u64)).unwrap_or(CHUNK_BYTES);
+        let chunk = self.buf.len();
+        let first = usize::try_from(p.size.min(chunk as u64)).unwrap_or(chunk);
         let (bad, why) = self.read_chunk(p.inode, 0, first);
         if !bad.is_empty() && !self.options.keep_partial {
             let why = why.unwrap_or_default();
@@ -499,12 +685,19 @@ impl<W: Write> Export<W> {
             return Ok(());
         }
         let mut options = self.entry_options(&p)?.large_file(p.size >= LARGE_FILE_BYTES);
-        if self.options.deflate && compress::worth_deflating(&p.name, &self.buf[..first]) {
+        let deflated = self.options.deflate && compress::worth_deflating(&p.name, &self.buf[..first]);
+        if deflated {
             options = options.compression_method(CompressionMethod::Deflated);
         }
         let zip = self.zip.as_mut().ok_or_else(|| EntryError::Output(Error::io("the zip was already closed")))?;
         zip.start_file_with_options(options.name(&p.name)).map_err(zip_error)?;
-        let mut open = OpenFile { index, offset: 0, hasher: Sha256::new(), bad: Vec::new(), bad_dropped: 0, why: None };
+        // Stored bytes appear in the output as they are: the caller can hash them there.
+        let outside = !deflated && p.size > 0 && self.outside.is_some();
+        if let Some(o) = self.outside.as_mut().filter(|_| outside) {
+            o.waiting = o.waiting.saturating_add(1);
+        }
+        let threaded = !outside && p.size > 0 && self.has_hash_thread();
+        let mut open = OpenFile { index, offset: 0, hasher: Sha256::new(), outside, threaded, bad: Vec::new(), bad_dropped: 0, why: None };
         self.write_chunk(&mut open, first, bad, why).map_err(EntryError::Output)?;
         self.open = Some(open);
         if p.size == 0 {
@@ -514,10 +707,19 @@ impl<W: Write> Export<W> {
     }
 
     fn write_chunk(&mut self, open: &mut OpenFile, len: usize, bad: Vec<(u64, u64)>, why: Option<String>) -> Result<()> {
+        let start = self.output_position();
         let zip = self.zip.as_mut().ok_or_else(|| Error::io("the zip was already closed"))?;
         zip.write_all(&self.buf[..len]).map_err(|e| output_error(&e))?;
-        open.hasher.update(&self.buf[..len]);
         let n = u64::try_from(len).unwrap_or(0);
+        let size = self.entries.get(open.index).map(|p| p.size).unwrap_or(0);
+        let last = open.offset.saturating_add(n) >= size;
+        if open.outside {
+            self.push_span(Span { index: open.index, start, end: start.saturating_add(n), last, file_bytes: size });
+        } else if open.threaded {
+            self.hash_on_thread(open.index, open.offset == 0, len, last)?;
+        } else {
+            open.hasher.update(&self.buf[..len]);
+        }
         open.offset = open.offset.saturating_add(n);
         self.totals.bytes_done = self.totals.bytes_done.saturating_add(n);
         if open.why.is_none() {
@@ -534,6 +736,63 @@ impl<W: Write> Export<W> {
         Ok(())
     }
 
+    fn has_hash_thread(&self) -> bool {
+        #[cfg(not(target_arch = "wasm32"))]
+        return self.hash_thread.is_some();
+        #[cfg(target_arch = "wasm32")]
+        false
+    }
+
+    /// Hands the buffer's first `len` bytes to the hashing thread, taking
+    /// an empty buffer for the next chunk.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn hash_on_thread(&mut self, index: usize, first: bool, len: usize, last: bool) -> Result<()> {
+        let Some(t) = self.hash_thread.as_mut() else {
+            return Err(Error::io("the hashing thread is gone"));
+        };
+        let buf = std::mem::take(&mut self.buf);
+        self.buf = t.hash(index, first, buf, len, last)?;
+        if last {
+            self.collect_digests(false)?;
+        }
+        Ok(())
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    fn hash_on_thread(&mut self, _index: usize, _first: bool, _len: usize, _last: bool) -> Result<()> {
+        Err(Error::io("no hashing thread here"))
+    }
+
+    /// Stores the digests the hashing thread has sent back; with `all`,
+    /// waits for every one still to come.
+    fn collect_digests(&mut self, all: bool) -> Result<()> {
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Some(t) = self.hash_thread.as_mut() {
+            let got = if all { t.wait_all()? } else { t.digests() };
+            for (index, digest) in got {
+                if let Some(p) = self.entries.get_mut(index) {
+                    if !matches!(p.status, Status::Skipped(_)) {
+                        p.sha256 = Some(digest);
+                    }
+                }
+            }
+        }
+        let _ = all;
+        Ok(())
+    }
+
+    fn push_span(&mut self, span: Span) {
+        if let Some(o) = self.outside.as_mut() {
+            match o.spans.back_mut() {
+                Some(b) if b.index == span.index && b.end == span.start && !b.last => {
+                    b.end = span.end;
+                    b.last = span.last;
+                }
+                _ => o.spans.push_back(span),
+            }
+        }
+    }
+
     fn continue_file(&mut self) -> Result<()> {
         let Some(mut open) = self.open.take() else {
             return Ok(());
@@ -546,7 +805,8 @@ impl<W: Write> Export<W> {
             self.open = Some(open);
             return self.end_file();
         }
-        let len = usize::try_from(left.min(CHUNK_BYTES as u64)).unwrap_or(CHUNK_BYTES);
+        let chunk = self.buf.len();
+        let len = usize::try_from(left.min(chunk as u64)).unwrap_or(chunk);
         let (bad, why) = self.read_chunk(inode, open.offset, len);
         if !bad.is_empty() && !self.options.keep_partial && utf8 {
             // Unlist the entry begun: finish it short, drop it from the directory.
@@ -557,6 +817,17 @@ impl<W: Write> Export<W> {
                 zip::result::ZipError::Io(io) => output_error(&io),
                 other => Error::io(format!("the zip writer failed: {other}")),
             })?;
+            #[cfg(not(target_arch = "wasm32"))]
+            if open.threaded {
+                if let Some(t) = self.hash_thread.as_mut() {
+                    t.close(open.index)?;
+                }
+            }
+            if open.outside {
+                // Its digest is not needed, but closes the caller's hash.
+                let at = self.output_position();
+                self.push_span(Span { index: open.index, start: at, end: at, last: true, file_bytes: size });
+            }
             let why = why.unwrap_or_default();
             let status = format!(
                 "unreadable from byte {at}: {why} (the {at} bytes before were written, then the entry was removed from the zip's list)"
@@ -582,7 +853,9 @@ impl<W: Write> Export<W> {
         let Some(p) = self.entries.get_mut(open.index) else {
             return Ok(());
         };
-        p.sha256 = Some(open.hasher.finalize().into());
+        if !open.outside && !open.threaded {
+            p.sha256 = Some(open.hasher.finalize().into());
+        }
         p.status = if open.bad.is_empty() {
             Status::Ok
         } else {
@@ -709,7 +982,8 @@ impl<W: Write> Export<W> {
         let mut summary = self.summary();
         let zip = self.zip.take().ok_or_else(|| Error::io("the zip was already closed"))?;
         let stream = zip.finish().map_err(|e| Error::io(format!("writing the end of the zip failed: {e}")))?;
-        let counting = stream.into_inner().into_inner().map_err(|e| output_error(e.error()))?;
+        let mut counting = stream.into_inner().into_inner().map_err(|e| output_error(e.error()))?;
+        counting.finish().map_err(|e| output_error(&e))?;
         summary.archive_bytes = counting.bytes;
         let mut inner = counting.inner;
         inner.flush().map_err(|e| output_error(&e))?;
@@ -873,6 +1147,69 @@ mod tests {
         let mut out = Vec::new();
         zip.by_name(name).unwrap().read_to_end(&mut out).unwrap();
         out
+    }
+
+    /// The caller's side of [`Export::hash_outside`]: takes the output
+    /// after each step, hashes the spans, gives the digests back.
+    fn run_outside(keep_partial: bool, chunk_bytes: usize, outside: bool) -> (Vec<u8>, Summary) {
+        #[derive(Clone, Default)]
+        struct Shared(Rc<std::cell::RefCell<Vec<u8>>>);
+        impl Write for Shared {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.borrow_mut().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let out = Shared::default();
+        let options = ExportOptions { keep_partial, ..ExportOptions::default() };
+        let mut job = Export::new(Rc::new(MockFs), About::default(), &[b"/".to_vec()], options, out.clone());
+        if outside {
+            job.hash_outside().unwrap();
+        }
+        job.set_chunk_bytes(chunk_bytes).unwrap();
+        let mut hashers: std::collections::HashMap<usize, Sha256> = Default::default();
+        let mut ready = Vec::new();
+        let mut taken = 0;
+        let mut waited = 0;
+        for _ in 0..1000 {
+            for (i, d) in ready.drain(..) {
+                job.set_sha256(i, d);
+            }
+            let p = job.step(1 << 20).unwrap();
+            waited += usize::from(job.waiting_for_digests());
+            let all = out.0.borrow();
+            let chunk = &all[taken..];
+            for sp in job.take_spans() {
+                let h = hashers.entry(sp.index).or_default();
+                h.update(&chunk[sp.start as usize..sp.end as usize]);
+                if sp.last {
+                    ready.push((sp.index, hashers.remove(&sp.index).unwrap().finalize().into()));
+                }
+            }
+            taken = all.len();
+            if p.done {
+                break;
+            }
+        }
+        assert!(hashers.is_empty(), "every hash was closed");
+        assert_eq!(waited > 0, outside, "the manifest waited for the last digest");
+        let (_, summary) = job.finish().unwrap();
+        let bytes = out.0.borrow().clone();
+        (bytes, summary)
+    }
+
+    #[test]
+    fn digests_computed_outside_give_the_same_zip() {
+        for keep_partial in [false, true] {
+            for chunk in [64 << 10, 1 << 20, 16 << 20] {
+                let (inside, _) = run_outside(keep_partial, chunk, false);
+                let (outside, _) = run_outside(keep_partial, chunk, true);
+                assert!(inside == outside, "keep_partial {keep_partial}, chunk {chunk}: the zips differ");
+            }
+        }
     }
 
     #[test]

@@ -8,6 +8,13 @@
 //! same record — phase, files and bytes done and total, current path,
 //! `done`, `chunk` — and `finish` with a summary and the last `chunk`, so
 //! the worker drives them with one loop.
+//!
+//! SHA-256 in wasm runs at about 330 MB/s, slower than the browser reads,
+//! so a zip export can leave it to another worker ([`ExportJob::hash_outside`]):
+//! each step's record then also has `spans`, where the chunk holds stored
+//! file bytes, and `waiting`, true when the manifest (written last) needs
+//! digests that have not come back yet. That worker hashes with
+//! [`Sha256Stream`], from this same module.
 
 use std::cell::RefCell;
 use std::io::Write;
@@ -29,8 +36,24 @@ impl Drain {
     /// The bytes written since the last call, as a JS copy; the buffer is
     /// emptied (its capacity is kept for the next step).
     fn take(&self) -> js_sys::Uint8Array {
+        self.take_into(None)
+    }
+
+    /// Like [`Drain::take`], but into the start of `reuse` when the bytes
+    /// fit there: the result is then a view of `reuse`'s first bytes. A
+    /// fresh 16 MiB `ArrayBuffer` per step cost more than the copy itself
+    /// (its pages are touched for the first time).
+    fn take_into(&self, reuse: Option<js_sys::Uint8Array>) -> js_sys::Uint8Array {
         let mut buf = self.0.borrow_mut();
-        let chunk = js_sys::Uint8Array::from(&buf[..]);
+        let len = u32::try_from(buf.len()).unwrap_or(u32::MAX);
+        let chunk = match reuse {
+            Some(r) if usize::try_from(r.length()).unwrap_or(0) >= buf.len() => {
+                let view = r.subarray(0, len);
+                view.copy_from(&buf[..]);
+                view
+            }
+            _ => js_sys::Uint8Array::from(&buf[..]),
+        };
         buf.clear();
         chunk
     }
@@ -47,6 +70,12 @@ impl Write for Drain {
         Ok(())
     }
 }
+
+/// Bytes the export reads and writes at a time in the browser: each
+/// `FileReaderSync` call costs about 1 ms whatever its size, so file data
+/// is read in 16 MiB slices, straight into the export's buffer (see
+/// `CacheConfig::BROWSER`).
+const BROWSER_CHUNK_BYTES: usize = 16 << 20;
 
 /// A budget from JavaScript: a whole, positive number of bytes.
 fn budget(budget_bytes: f64) -> Result<u64, JsError> {
@@ -101,7 +130,8 @@ impl Session {
         let selection: Vec<Vec<u8>> = paths.iter().map(|p| unescape(p)).collect();
         let options = ExportOptions { deflate: page.deflate, keep_partial: page.keep_partial, now: Some(now()) };
         let out = Drain::default();
-        let export = Export::new(fs, about, &selection, options, out.clone());
+        let mut export = Export::new(fs, about, &selection, options, out.clone());
+        export.set_chunk_bytes(BROWSER_CHUNK_BYTES).map_err(js_err)?;
         Ok(ExportJob { export: Some(export), out })
     }
 
@@ -137,12 +167,56 @@ pub struct ExportJob {
 #[wasm_bindgen]
 impl ExportJob {
     /// Works through about `budget_bytes` of file data and returns the
-    /// progress record with `chunk`: the zip bytes made by this step.
-    pub fn step(&mut self, budget_bytes: f64) -> Result<JsValue, JsError> {
+    /// progress record with `chunk`: the zip bytes made by this step. With
+    /// `reuse` (a `Uint8Array` the caller is done with), `chunk` is a view
+    /// of its first bytes when they fit.
+    pub fn step(&mut self, budget_bytes: f64, reuse: Option<js_sys::Uint8Array>) -> Result<JsValue, JsError> {
         let budget = budget(budget_bytes)?;
         let export = self.export.as_mut().ok_or_else(|| JsError::new("this export has already finished"))?;
         let progress = export.step(budget).map_err(js_err)?;
-        with_chunk(&progress, self.out.take())
+        let t = super::blob::now_ms();
+        let chunk = self.out.take_into(reuse);
+        let take_ms = super::blob::now_ms() - t;
+        let value = with_chunk(&progress, chunk)?;
+        let mut flat: Vec<u32> = Vec::new();
+        for s in export.take_spans() {
+            let n = |v: u64| u32::try_from(v).map_err(|_| JsError::new("internal error: a span beyond 4 GiB"));
+            let size = u32::try_from(s.file_bytes).unwrap_or(u32::MAX);
+            flat.extend([n(s.index as u64)?, n(s.start)?, n(s.end)?, u32::from(s.last), size]);
+        }
+        let set = |k: &str, v: &JsValue| {
+            js_sys::Reflect::set(&value, &k.into(), v).map_err(|_| JsError::new("internal error passing spans to the page"))
+        };
+        set("spans", &js_sys::Uint32Array::from(&flat[..]).into())?;
+        set("waiting", &export.waiting_for_digests().into())?;
+        let (read_ms, copy_ms) = super::blob::read_ms();
+        set("read_ms", &read_ms.into())?;
+        set("copy_ms", &copy_ms.into())?;
+        set("take_ms", &take_ms.into())?;
+        let (reads, read_bytes) = super::blob::reads();
+        set("reads", &reads.into())?;
+        set("read_bytes", &read_bytes.into())?;
+        Ok(value)
+    }
+
+    /// Leaves SHA-256 of stored file bytes to the caller, before the first
+    /// step: each step's `spans` is a flat `Uint32Array` of
+    /// `[entry, start, end, last, size]` records, entry `entry`'s bytes at
+    /// `chunk[start..end]` (`last` = 1 when its bytes end there; `size` is
+    /// the file's size, 2^32 − 1 for any size from there up); give each
+    /// file's digest back with `set_sha256` once its last span is hashed.
+    /// While `waiting` is true the export needs those digests to go on.
+    pub fn hash_outside(&mut self) -> Result<(), JsError> {
+        let export = self.export.as_mut().ok_or_else(|| JsError::new("this export has already finished"))?;
+        export.hash_outside().map_err(js_err)
+    }
+
+    /// The SHA-256 (32 bytes) of entry `index`'s stored bytes.
+    pub fn set_sha256(&mut self, index: u32, digest: &[u8]) -> Result<(), JsError> {
+        let export = self.export.as_mut().ok_or_else(|| JsError::new("this export has already finished"))?;
+        let digest: [u8; 32] = digest.try_into().map_err(|_| JsError::new("a SHA-256 digest has 32 bytes"))?;
+        export.set_sha256(index as usize, digest);
+        Ok(())
     }
 
     /// The progress record, without doing any work.
@@ -232,5 +306,35 @@ impl FileJob {
         }
         let summary = Summary { files_ok: 1, bytes_ok: self.size, entries_written: 1, archive_bytes: self.size, ..Summary::default() };
         with_chunk(&summary, js_sys::Uint8Array::new_with_length(0))
+    }
+}
+
+/// SHA-256 fed piece by piece: the hashing worker's side of
+/// [`ExportJob::hash_outside`].
+#[wasm_bindgen]
+pub struct Sha256Stream {
+    inner: sha2::Sha256,
+}
+
+#[wasm_bindgen]
+impl Sha256Stream {
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> Sha256Stream {
+        Sha256Stream { inner: <sha2::Sha256 as sha2::Digest>::new() }
+    }
+
+    pub fn update(&mut self, data: &[u8]) {
+        sha2::Digest::update(&mut self.inner, data);
+    }
+
+    /// The digest (32 bytes); the object is used up.
+    pub fn finish(self) -> Vec<u8> {
+        sha2::Digest::finalize(self.inner).to_vec()
+    }
+}
+
+impl Default for Sha256Stream {
+    fn default() -> Self {
+        Sha256Stream::new()
     }
 }
