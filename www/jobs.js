@@ -7,10 +7,33 @@ import { openSink, cleanStale } from './sink.js';
 
 // Ids of requests the page cancelled (running or still queued).
 const cancelled = new Set();
+// id → functions to call when that request is cancelled (a job waiting
+// for its hashing or writing stops waiting).
+const onCancel = new Map();
 
-/** Marks a running or queued job as cancelled; it stops after its current step. */
+/**
+ * Marks a running or queued job as cancelled; it stops after its current
+ * step, or at once if it is waiting for earlier chunks to be hashed and
+ * written.
+ */
 export function cancel(id) {
   cancelled.add(id);
+  for (const wake of onCancel.get(id) || []) wake();
+  onCancel.delete(id);
+}
+
+/** Waits for `promise`, but throws Cancelled as soon as request `id` is cancelled. */
+function unlessCancelled(id, promise) {
+  if (cancelled.has(id)) return Promise.reject(new Cancelled());
+  let wake;
+  const stop = new Promise((_, reject) => { wake = () => reject(new Cancelled()); });
+  if (!onCancel.has(id)) onCancel.set(id, []);
+  onCancel.get(id).push(wake);
+  return Promise.race([promise, stop]).finally(() => {
+    const left = (onCancel.get(id) || []).filter((w) => w !== wake);
+    if (left.length) onCancel.set(id, left);
+    else onCancel.delete(id);
+  });
 }
 
 export class Cancelled extends Error {
@@ -153,7 +176,7 @@ export async function save(msg, post, makeJob, name) {
     if (!inFlight) return;
     const pending = inFlight;
     inFlight = null;
-    await pending;
+    await unlessCancelled(msg.id, pending);
   };
   const pool = [];
   const recycle = (buffer) => {
@@ -198,7 +221,7 @@ export async function save(msg, post, makeJob, name) {
       if (p.waiting) {
         // The manifest needs the digests of the chunks in flight.
         await settle();
-        if (hashing) digests.push(...await hashing.flush());
+        if (hashing) digests.push(...await unlessCancelled(msg.id, hashing.flush()));
         if (digests.length === 0) throw new Error('The export is waiting for file digests that never came.');
       }
       timing.write += performance.now() - t;
@@ -242,6 +265,7 @@ export async function save(msg, post, makeJob, name) {
     if (hashing) hashing.reset();
     job.free();
     cancelled.delete(msg.id);
+    onCancel.delete(msg.id);
   }
 }
 
