@@ -21,13 +21,6 @@ use crate::volume::{Partition, PartitionTable, TableKind};
 
 pub mod browse;
 
-/// User and group names from the volume's own `/etc/passwd` and
-/// `/etc/group`, for the page's listing. The export's parser, compiled
-/// here too because its module is private to `export`; once `export`
-/// makes it `pub(crate)`, this becomes a `use`.
-#[allow(dead_code)]
-#[path = "export/owners.rs"]
-pub(crate) mod owners;
 
 /// A volume as listed by `info` and the page.
 #[derive(Clone, Debug, serde::Serialize)]

@@ -623,6 +623,11 @@ fn essentials_export_keeps_owners() {
     std::io::Read::read_to_string(&mut z.by_name("manifest.csv").unwrap(), &mut manifest).unwrap();
     assert!(manifest.contains("srv/mysql/shop/products.ibd,file,98304,"), "{manifest}");
     assert!(manifest.lines().any(|l| l.starts_with("var/mail/alice,") && l.contains(",1000,8,alice,mail,")));
+    // The report says what restoring needs, from the image's own files.
+    let mut report = String::new();
+    std::io::Read::read_to_string(&mut z.by_name("SALVAGE-REPORT.txt").unwrap(), &mut report).unwrap();
+    assert!(report.contains("RESTORE HINTS"), "{report}");
+    assert!(report.contains("`chown -R mysql:mysql DATADIR`") && report.contains("uid 106, gid 110"), "{report}");
     eprintln!("essentials zip: {checked} entries, owners checked");
     std::fs::remove_file(&zip_path).unwrap();
 }

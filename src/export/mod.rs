@@ -31,7 +31,7 @@ mod direct;
 pub mod entry;
 #[cfg(not(target_arch = "wasm32"))]
 mod hash_thread;
-mod owners;
+pub(crate) mod owners;
 mod report;
 mod walk;
 
@@ -963,7 +963,12 @@ impl<W: Write> Export<W> {
             keep_partial: self.options.keep_partial,
             owners_found: self.owners.as_ref().is_some_and(|o| !o.is_empty()),
         };
-        let text = report::report(&heading, &self.entries, &self.walk.problems, self.walk.problems_dropped, &self.totals, &summary);
+        let mut text = report::report(&heading, &self.entries, &self.walk.problems, self.walk.problems_dropped, &self.totals, &summary);
+        // What restoring the selection needs on a new server (database
+        // versions, owners, the accounts' passwd lines), when the volume
+        // is a Linux root.
+        let owners = self.entries.iter().map(|e| (e.uid, e.gid));
+        text.push_str(&crate::inventory::hints_section(&crate::inventory::restore_hints(self.fs.clone(), &self.selection, owners)));
         let options = self.own_options().large_file(text.len() as u64 >= LARGE_FILE_BYTES);
         let name = self.report_name.clone();
         let zip = self.zip()?;

@@ -15,7 +15,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::fs::{FileKind, FileSystem};
 use crate::image::browse::{DirPages, NamePattern, NameSearch, TreeSize};
-use crate::image::owners::Owners;
+use crate::export::owners::Owners;
 use crate::image::Entry;
 use crate::path::unescape;
 

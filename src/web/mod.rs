@@ -51,7 +51,7 @@ pub fn version() -> String {
 pub struct Session {
     image: Image,
     /// Owner names per volume, read on first listing.
-    owners: RefCell<HashMap<u32, Rc<crate::image::owners::Owners>>>,
+    owners: RefCell<HashMap<u32, Rc<crate::export::owners::Owners>>>,
 }
 
 #[wasm_bindgen]
