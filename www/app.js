@@ -546,6 +546,10 @@ const STEP_MS = 40;
 // The inventory of the image's Linux root, if it has one:
 // {volume, view (ui/glance.js), cancelled, job (worker id)}.
 let glance = null;
+// Tests slow the scan down (salvageDebug.glanceSlow): a fixed budget and a
+// pause between steps.
+let glanceFixedBudget = null;
+let glancePauseMs = 0;
 
 function endGlance() {
   if (!glance) return;
@@ -595,12 +599,16 @@ async function startGlance(opened) {
       ui.glance.dataset.state = 'stopped';
     },
     browse: () => openVolume(g.volume),
+    toVolumes: () => {
+      ui.volumes.scrollIntoView({ block: 'start' });
+      ui.volumes.querySelector('button')?.focus({ preventScroll: true });
+    },
   });
   g.view.update(null);
   if (!document.body.classList.contains('browsing')) g.view.barSlot.append(bar.node);
   else ui.glance.hidden = true;
   ui.glance.dataset.state = 'running';
-  let budget = GLANCE_BUDGET.first;
+  let budget = glanceFixedBudget ?? GLANCE_BUDGET.first;
   let quickMs = null;
   for (;;) {
     const t0 = performance.now();
@@ -627,7 +635,9 @@ async function startGlance(opened) {
       ui.glance.dataset.state = 'done';
       return;
     }
-    if (quickMs !== null) {
+    if (glancePauseMs) await new Promise((resume) => setTimeout(resume, glancePauseMs));
+    if (g.cancelled) return;
+    if (quickMs !== null && glanceFixedBudget === null) {
       const scaled = budget * (STEP_MS / Math.max(took, 1));
       budget = Math.round(Math.min(GLANCE_BUDGET.max, Math.max(GLANCE_BUDGET.min, scaled, budget / 4)));
     }
@@ -738,7 +748,14 @@ document.addEventListener('keydown', (ev) => {
 });
 
 // Debug hook for tests and curious users: I/O counters of the open image.
-window.salvageDebug = Object.freeze({ stats: () => ask(P.STATS) });
+window.salvageDebug = Object.freeze({
+  stats: () => ask(P.STATS),
+  // Units of work per step of the next "At a glance" scans (null: adaptive), and a pause between steps.
+  glanceSlow: ({ budget = null, pauseMs = 0 } = {}) => {
+    glanceFixedBudget = budget === null ? null : Math.max(1, Number(budget) || 1);
+    glancePauseMs = Math.max(0, Number(pauseMs) || 0);
+  },
+});
 
 findSample();
 clearSelection();

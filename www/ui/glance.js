@@ -57,10 +57,11 @@ function detailsText(details) {
 /**
  * The panel, drawn into `root`. `select(paths, on)` adds (or removes)
  * paths to the selection of this volume; `isSelected(path)` tells the
- * state; `stop()` ends the slow part; `browse()` opens the volume. Returns
+ * state; `stop()` ends the slow part; `browse()` opens the volume, `toVolumes()`
+ * moves to the volumes below. Returns
  * {update(record, {running, stopped, failed}), refresh(), barSlot}.
  */
-export function createGlance(root, volume, { select, isSelected, stop, browse }) {
+export function createGlance(root, volume, { select, isSelected, stop, browse, toVolumes }) {
   const title = `At a glance: volume ${volume.index}${volume.label ? ` (“${volume.label}”)` : ''}`;
   const progressText = el('span', { class: 'glance-progress-text' });
   const stopButton = el('button', { type: 'button', class: 'secondary', onclick: stop, text: 'Stop', 'aria-label': 'Stop counting sizes', hidden: true });
@@ -69,12 +70,13 @@ export function createGlance(root, volume, { select, isSelected, stop, browse })
   const essentialsHint = el('span', { class: 'hint' });
   const barSlot = el('div', { class: 'glance-bar' });
   const browseButton = el('button', { type: 'button', class: 'secondary', onclick: browse, text: 'Browse all files', 'aria-label': `Browse all files of volume ${volume.index}` });
+  const volumesButton = el('button', { type: 'button', class: 'link', onclick: toVolumes, text: 'Volumes ↓', 'aria-label': 'Go to the list of volumes' });
   const body = el('div', { class: 'glance-body' });
   clear(root).append(
     el('h2', { id: 'glance-title', text: title }),
     el('p', { class: 'glance-intro', text: 'What this server held, read from its own files. Select what you need, then Download selected; owners and permissions are kept in the zip. The volumes are listed below.' }),
     progress,
-    el('div', { class: 'glance-actions' }, essentials, essentialsHint, browseButton),
+    el('div', { class: 'glance-actions' }, essentials, essentialsHint, browseButton, volumesButton),
     barSlot,
     body,
   );
@@ -83,6 +85,7 @@ export function createGlance(root, volume, { select, isSelected, stop, browse })
 
   let inv = null;
   let running = true;
+  const closed = new Set(); // sections the user folded
   let essentialPaths = [];
   essentials.addEventListener('click', () => select(essentialPaths, true));
 
@@ -142,24 +145,35 @@ export function createGlance(root, volume, { select, isSelected, stop, browse })
     return labels;
   }
 
+  // A section the user can fold (its heading is the disclosure's summary).
+  function section(key, name, ...content) {
+    const d = el('details', { class: 'glance-section', dataset: { section: key }, open: !closed.has(key) },
+      el('summary', {}, el('h3', { text: name })), ...content);
+    d.addEventListener('toggle', () => { if (d.open) closed.delete(key); else closed.add(key); });
+    return d;
+  }
+
+  let drawn = ''; // what the body shows: redrawn only when that changes
   function draw() {
     if (!inv) return;
-    const focusKey = root.contains(document.activeElement) ? document.activeElement.dataset?.key : null;
+    const signature = `${running}\n${JSON.stringify(inv)}`;
+    if (signature === drawn) return;
+    drawn = signature;
+    const focusKey = body.contains(document.activeElement) ? document.activeElement.dataset?.key : null;
     const labels = labelsFor(inv.items);
-    const parts = [el('section', { class: 'glance-section', dataset: { section: 'system' } }, el('h3', { text: 'System' }), systemList(inv.system))];
+    const parts = [section('system', 'System', systemList(inv.system))];
     for (const [key, name] of SECTIONS) {
       const items = inv.items.filter((it) => it.section === key);
       if (key === 'users' && inv.users.length === 0 && items.length === 0) continue;
       if (key !== 'users' && items.length === 0) continue;
-      parts.push(el('section', { class: 'glance-section', dataset: { section: key } },
-        el('h3', { text: name }),
+      parts.push(section(key, `${name}${items.length ? ` (${items.length})` : ''}`,
         key === 'users' ? accounts(inv.users) : null,
         items.length ? itemsTable(items, labels) : null));
     }
     const other = inv.items.filter((it) => !SECTIONS.some(([k]) => k === it.section) && it.section !== 'system');
     const systemItems = inv.items.filter((it) => it.section === 'system');
     if (systemItems.length) parts[0].append(itemsTable(systemItems, labels));
-    if (other.length) parts.push(el('section', { class: 'glance-section', dataset: { section: 'other' } }, el('h3', { text: 'Other' }), itemsTable(other, labels)));
+    if (other.length) parts.push(section('other', 'Other', itemsTable(other, labels)));
     if (inv.notes.length) {
       parts.push(el('details', { class: 'more glance-notes' },
         el('summary', { text: `Notes (${inv.notes.length})` }),
@@ -188,7 +202,7 @@ export function createGlance(root, volume, { select, isSelected, stop, browse })
       if (failed) progressText.textContent = `The inventory stopped: ${failed}`;
       else if (stopped) progressText.textContent = 'Stopped: sizes and the file scan are not complete.';
       else if (done) progressText.textContent = `Done: ${count(inv ? inv.items.length : 0, 'item', 'items')} found.`;
-      else if (stage === 'files' || stage === 'sizes') progressText.textContent = `${STAGE_WORDS[stage]}: ${count(record.items, 'item', 'items')} so far, ${Math.round(record.work).toLocaleString('en-US')} units of work…`;
+      else if (stage === 'files' || stage === 'sizes') progressText.textContent = `${STAGE_WORDS[stage]}… ${count(record.items, 'item', 'items')} found so far.`;
       else progressText.textContent = STAGE_WORDS[stage] || 'Reading…';
       progress.dataset.state = failed ? 'failed' : stopped ? 'stopped' : done ? 'done' : 'running';
       const slow = running && (stage === 'files' || stage === 'sizes');
