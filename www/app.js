@@ -552,13 +552,14 @@ let glanceFixedBudget = null;
 let glancePauseMs = 0;
 
 function endGlance() {
-  if (!glance) return;
-  glance.cancelled = true;
-  if (glance.job !== null && !glance.finished) ask(P.END, { job: glance.job }).catch(() => {});
-  glance = null;
+  if (glance) {
+    glance.cancelled = true;
+    if (glance.job !== null && !glance.finished) ask(P.END, { job: glance.job }).catch(() => {});
+    glance = null;
+  }
   ui.glance.hidden = true;
   ui.glance.replaceChildren();
-  delete ui.glance.dataset.state;
+  for (const k of ['state', 'quickMs', 'totalMs']) delete ui.glance.dataset[k];
 }
 
 /**

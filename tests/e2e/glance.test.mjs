@@ -126,9 +126,15 @@ test('glance: the Debian-like root at a glance, matching the CLI; the essentials
     // Notes sit collapsed (this root has none); Stop is gone once done.
     assert.equal(await glance.getByRole('button', { name: 'Stop counting sizes' }).isVisible(), false);
 
+    // At 1280×800: no sideways scrolling, and the essentials button is in the first screen.
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 1280), 'no horizontal scroll');
+    const box = await glance.getByRole('button', { name: /^Select the essentials/ }).boundingBox();
+    assert.ok(box && box.y + box.height < 800, `essentials button at ${JSON.stringify(box)}`);
+    await page.screenshot({ path: join(ROOT, 'test-results', 'glance-light-1280x800.png') });
     await screenshot(page, 'glance-light.png');
     await page.emulateMedia({ colorScheme: 'dark' });
     await screenshot(page, 'glance-dark.png');
+    await page.screenshot({ path: join(ROOT, 'test-results', 'glance-dark-1280x800.png') });
     await page.emulateMedia({ colorScheme: 'light' });
 
     // One Select from the keyboard: Tab to it, Space; again to untick.

@@ -63,9 +63,9 @@ function detailsText(details) {
  */
 export function createGlance(root, volume, { select, isSelected, stop, browse, toVolumes }) {
   const title = `At a glance: volume ${volume.index}${volume.label ? ` (“${volume.label}”)` : ''}`;
-  const progressText = el('span', { class: 'glance-progress-text' });
+  const progressText = el('span', { class: 'glance-progress-text', role: 'status', 'aria-live': 'polite' });
   const stopButton = el('button', { type: 'button', class: 'secondary', onclick: stop, text: 'Stop', 'aria-label': 'Stop counting sizes', hidden: true });
-  const progress = el('p', { class: 'glance-progress', role: 'status', 'aria-live': 'polite' }, progressText, ' ', stopButton);
+  const progress = el('div', { class: 'glance-progress' }, progressText, stopButton);
   const essentials = el('button', { type: 'button', class: 'primary', text: 'Select the essentials', disabled: true, dataset: { key: 'essentials' } });
   const essentialsHint = el('span', { class: 'hint' });
   const barSlot = el('div', { class: 'glance-bar' });
