@@ -216,6 +216,32 @@ test('glance: the slow part can be stopped, and browsing goes on meanwhile', { s
   }
 });
 
+test('glance: a root with garbled configs: what could be read, and the notes in plain words, folded', { skip: fx.skip || (cli ? false : 'no salvage CLI built (cargo build, or SALVAGE_CLI)') }, async () => {
+  const img = join(fx.dir, 'damaged.img');
+  const expected = JSON.parse(execFileSync(cli, ['inventory', img, '--json'], { maxBuffer: 64 << 20 }));
+  const app = await openPersistentApp(server.origin);
+  const { page, errors } = app;
+  try {
+    await pickImage(page, [img]);
+    await waitGlance(page);
+    const glance = page.locator('#glance');
+    assert.equal(await glance.locator('dd[data-fact="Host name"]').textContent(), 'bad-host');
+    assert.equal(await glance.locator('dd[data-fact="Operating system"]').textContent(), 'Linux (release not recorded)');
+    assert.equal(await glance.locator('tr.item').count(), expected.items.length);
+    assert.ok(expected.notes.length > 0);
+    const notes = glance.locator('details.glance-notes');
+    assert.equal(await notes.locator('summary').textContent(), `Notes (${expected.notes.length})`);
+    assert.equal(await notes.evaluate((d) => d.open), false, 'folded');
+    await notes.locator('summary').focus();
+    await page.keyboard.press('Enter');
+    assert.deepEqual(await notes.locator('li').allTextContents(), expected.notes);
+    assert.equal(await notes.locator('li').first().isVisible(), true);
+    assert.deepEqual(errors, []);
+  } finally {
+    await app.close();
+  }
+});
+
 test('glance: images without a Linux root show no panel', { skip: fx.skip || missingFixture('sample.img') || false }, async () => {
   const app = await openPersistentApp(server.origin);
   const { page, errors } = app;

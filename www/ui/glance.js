@@ -116,7 +116,7 @@ export function createGlance(root, volume, { select, isSelected, stop, browse, t
 
   function systemList(sys) {
     const rows = [
-      ['Operating system', sys.os ? `${sys.os}${sys.os_source ? ` (from ${sys.os_source})` : ''}` : null],
+      ['Operating system', sys.os ? `${sys.os}${sys.os_source ? ` (from ${sys.os_source})` : ''}` : (running ? null : 'Linux (release not recorded)')],
       ['Host name', sys.hostname],
       ['Kernels', sys.kernels && sys.kernels.length ? sys.kernels.join(', ') : null],
       ['Time zone', sys.timezone],
