@@ -575,8 +575,12 @@ async function startGlance(opened) {
   try {
     startedJob = await ask(P.INVENTORY, {});
   } catch (e) {
-    if (glance === g) glance = null;
-    return; // no inventory: the volumes are there as before
+    // No inventory (the root refused it): the volumes are there as before.
+    if (glance === g) {
+      glance = null;
+      ui.glance.dataset.state = 'none';
+    }
+    return;
   }
   if (g.cancelled || info !== opened) {
     if (startedJob.job !== null) ask(P.END, { job: startedJob.job }).catch(() => {});
