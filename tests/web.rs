@@ -189,3 +189,15 @@ fn browse_jobs_refuse_with_a_sentence() {
     let e = session.sizes(1, vec!["/".into()]).err().map(js_error_text).unwrap();
     assert!(e.starts_with("volume 1"), "{e}");
 }
+
+#[wasm_bindgen_test]
+fn an_image_without_a_linux_root_has_no_inventory() {
+    let session = salvage::web::Session::open(js_sys::Array::of1(&tiny_mbr_file())).map_err(|_| ()).unwrap();
+    // The page shows no "At a glance" panel: no volume holds a Linux root.
+    assert_eq!(session.linux_root(), None);
+    // Volume 1 has no filesystem; volume 9 does not exist.
+    let e = session.inventory(1).err().map(js_error_text).unwrap();
+    assert!(e.starts_with("volume 1"), "{e}");
+    let e = session.inventory(9).err().map(js_error_text).unwrap();
+    assert!(e.contains("there is no volume 9"), "{e}");
+}

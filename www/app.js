@@ -12,6 +12,7 @@ import { unpack } from './ui/entries.js';
 import { runSteps } from './ui/steps.js';
 import { humanSize, downloadName, parentPath } from './ui/format.js';
 import { selectionBar, jobPanel, summaryText } from './ui/export.js';
+import { createGlance } from './ui/glance.js';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -22,6 +23,7 @@ const ui = {
   sampleButton: $('sample-button'),
   summary: $('summary'),
   volumes: $('volumes'),
+  glance: $('glance'),
   directory: $('directory'),
   job: $('job'),
   overlay: $('drop-overlay'),
@@ -61,6 +63,10 @@ function showVolumesView() {
   ui.directory.hidden = true;
   ui.summary.hidden = false;
   ui.volumes.hidden = false;
+  if (glance) {
+    ui.glance.hidden = false;
+    glance.view.barSlot.append(bar.node);
+  }
 }
 
 async function openImage(picked) {
@@ -73,11 +79,13 @@ async function openImage(picked) {
   info = opened;
   stopJobs();
   view = null;
+  endGlance();
   clearSelection();
   drawSummary(ui.summary, info);
   drawVolumes(ui.volumes, info, (v) => openVolume(v));
   showVolumesView();
   showStatus(openedSentence(names, info), 'ok');
+  startGlance(info);
 }
 
 const plural = (n, one, many) => `${Number(n).toLocaleString('en-US')} ${n === 1 ? one : many}`;
@@ -150,6 +158,7 @@ function openVolume(volume) {
   });
   view = v;
   document.body.classList.add('browsing');
+  ui.glance.hidden = true;
   ui.summary.hidden = true;
   ui.volumes.hidden = true;
   ui.directory.hidden = false;
@@ -362,6 +371,7 @@ let sizesTimer = 0;
 
 function selectionChanged() {
   bar.update(selection);
+  glance?.view.refresh();
   sizesJob?.cancel();
   sizesJob = null;
   clearTimeout(sizesTimer);
@@ -526,6 +536,145 @@ async function download(volume, entry, path) {
   }, (saved) => `Saved ${entry.name} (${humanSize(saved.size)}).`);
 }
 
+// ---- at a glance ----------------------------------------------------------
+
+// Units of inventory work per step: adjusted so a step takes about
+// STEP_MS, within these bounds (a unit is a lookup, a folder entry, a read).
+const GLANCE_BUDGET = { first: 2000, min: 200, max: 200_000 };
+const STEP_MS = 40;
+
+// The inventory of the image's Linux root, if it has one:
+// {volume, view (ui/glance.js), cancelled, job (worker id)}.
+let glance = null;
+// Tests slow the scan down (salvageDebug.glanceSlow): a fixed budget and a
+// pause between steps.
+let glanceFixedBudget = null;
+let glancePauseMs = 0;
+
+function endGlance() {
+  if (glance) {
+    glance.cancelled = true;
+    if (glance.job !== null && !glance.finished) ask(P.END, { job: glance.job }).catch(() => {});
+    glance = null;
+  }
+  ui.glance.hidden = true;
+  ui.glance.replaceChildren();
+  for (const k of ['state', 'quickMs', 'totalMs']) delete ui.glance.dataset[k];
+}
+
+/**
+ * Asks the worker for the inventory of the first volume holding a Linux
+ * root and draws it as it comes: the quick stages at once, then the file
+ * scan and sizes in steps (other requests run between them).
+ */
+async function startGlance(opened) {
+  const g = { volume: null, view: null, cancelled: false, job: null, finished: false };
+  glance = g;
+  const started = performance.now();
+  let startedJob;
+  try {
+    startedJob = await ask(P.INVENTORY, {});
+  } catch (e) {
+    // No inventory (the root refused it): the volumes are there as before.
+    if (glance === g) {
+      glance = null;
+      ui.glance.dataset.state = 'none';
+    }
+    return;
+  }
+  if (g.cancelled || info !== opened) {
+    if (startedJob.job !== null) ask(P.END, { job: startedJob.job }).catch(() => {});
+    return;
+  }
+  if (startedJob.job === null) {
+    glance = null;
+    ui.glance.dataset.state = 'none';
+    return;
+  }
+  g.job = startedJob.job;
+  g.volume = opened.volumes.find((v) => v.index === startedJob.volume) || { index: startedJob.volume };
+  g.view = createGlance(ui.glance, g.volume, {
+    select: (paths, on) => glanceSelect(g, paths, on),
+    isSelected: (p) => selectionVolume === g.volume.index && selection.has(p),
+    stop: () => {
+      g.cancelled = true;
+      if (!g.finished) ask(P.END, { job: g.job }).catch(() => {});
+      g.finished = true;
+      g.view.update(null, { stopped: true });
+      ui.glance.dataset.state = 'stopped';
+    },
+    browse: () => openVolume(g.volume),
+    toVolumes: () => {
+      ui.volumes.scrollIntoView({ block: 'start' });
+      ui.volumes.querySelector('button')?.focus({ preventScroll: true });
+    },
+  });
+  g.view.update(null);
+  if (!document.body.classList.contains('browsing')) g.view.barSlot.append(bar.node);
+  else ui.glance.hidden = true;
+  ui.glance.dataset.state = 'running';
+  let budget = glanceFixedBudget ?? GLANCE_BUDGET.first;
+  let quickMs = null;
+  for (;;) {
+    const t0 = performance.now();
+    let record;
+    try {
+      record = await ask(P.STEP, { job: g.job, budget });
+    } catch (e) {
+      if (g.cancelled) return;
+      g.finished = true;
+      g.view.update(null, { failed: e.message || String(e) });
+      ui.glance.dataset.state = 'failed';
+      return;
+    }
+    if (g.cancelled) return;
+    const took = performance.now() - t0;
+    if (record.done) g.finished = true;
+    if (quickMs === null && (record.done || record.stage === 'files' || record.stage === 'sizes')) {
+      quickMs = performance.now() - started;
+      ui.glance.dataset.quickMs = String(Math.round(quickMs));
+    }
+    g.view.update(record, { done: record.done });
+    if (record.done) {
+      ui.glance.dataset.totalMs = String(Math.round(performance.now() - started));
+      ui.glance.dataset.state = 'done';
+      return;
+    }
+    if (glancePauseMs) await new Promise((resume) => setTimeout(resume, glancePauseMs));
+    if (g.cancelled) return;
+    if (quickMs !== null && glanceFixedBudget === null) {
+      const scaled = budget * (STEP_MS / Math.max(took, 1));
+      budget = Math.round(Math.min(GLANCE_BUDGET.max, Math.max(GLANCE_BUDGET.min, scaled, budget / 4)));
+    }
+  }
+}
+
+/** Adds (or removes) `paths` of the inventoried volume to the selection. */
+async function glanceSelect(g, paths, on) {
+  if (glance !== g) return;
+  const volume = g.volume;
+  if (selectionVolume !== volume.index) selection.clear();
+  selectionVolume = volume.index;
+  currentVolume = volume;
+  const failed = [];
+  for (const path of paths) {
+    if (!on) {
+      selection.delete(path);
+      continue;
+    }
+    if (selection.has(path)) continue;
+    try {
+      const e = await ask(P.STAT, { volume: volume.index, path });
+      setSelected({ path, name: e.name, type: e.type, size: e.size }, true);
+    } catch (err) {
+      failed.push(`${path} (${err.message || err})`);
+    }
+  }
+  selectionChanged();
+  if (failed.length) showStatus(`Couldn't select ${failed.join('; ')}`, 'error');
+  else if (on) showStatus(`Selected ${paths.length === 1 ? paths[0] : `${paths.length} paths`} on volume ${volume.index}; Download selected saves them as one zip.`, 'ok');
+}
+
 // ---- sample disk ---------------------------------------------------------
 
 let sampleModule = null;
@@ -604,7 +753,14 @@ document.addEventListener('keydown', (ev) => {
 });
 
 // Debug hook for tests and curious users: I/O counters of the open image.
-window.salvageDebug = Object.freeze({ stats: () => ask(P.STATS) });
+window.salvageDebug = Object.freeze({
+  stats: () => ask(P.STATS),
+  // Units of work per step of the next "At a glance" scans (null: adaptive), and a pause between steps.
+  glanceSlow: ({ budget = null, pauseMs = 0 } = {}) => {
+    glanceFixedBudget = budget === null ? null : Math.max(1, Number(budget) || 1);
+    glancePauseMs = Math.max(0, Number(pauseMs) || 0);
+  },
+});
 
 findSample();
 clearSelection();

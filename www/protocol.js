@@ -26,6 +26,11 @@ export const SIZES = 'sizes';         // {volume, paths} → {job}; steps give S
 export const STEP = 'step';           // {job, budget} → the job's next record; the job ends itself when `done`
 export const END = 'end';             // {job} → true: frees a job before it is done
 export const READ = 'read';           // {volume, path, offset, length} → Uint8Array (≤ length bytes of a regular file)
+export const STAT = 'stat';           // {volume, path} → the entry record of one path (its type and size, for a selection)
+// "At a glance": the inventory of the first volume holding a Linux root,
+// stepped by STEP like the jobs above (quick stages first, then the file
+// scan and sizes); END stops it.
+export const INVENTORY = 'inventory'; // {volume?} → {job, volume}, or {job: null} when no volume holds a Linux root
 
 // Replies (worker → page).
 export const RESULT = 'result';     // {value}
@@ -34,7 +39,7 @@ export const PROGRESS = 'progress'; // {done, total} in bytes, and for DOWNLOAD/
 //   {phase, files_done, files_total, current, rate (bytes/s or null), eta (s or null)}
 
 export const REQUEST_TYPES = [OPEN, INFO, LIST, DOWNLOAD, EXPORT, CANCEL, STORAGE, STATS, VERSION,
-  LIST_OPEN, SEARCH, SIZES, STEP, END, READ];
+  LIST_OPEN, SEARCH, SIZES, STEP, END, READ, STAT, INVENTORY];
 
 // Records of the browsing jobs (see src/web/browse.rs):
 //   PAGE   {start, count, done, names ("\0"-joined), kinds (Uint8Array of
@@ -45,6 +50,9 @@ export const REQUEST_TYPES = [OPEN, INFO, LIST, DOWNLOAD, EXPORT, CANCEL, STORAG
 //          hits: a PAGE with `paths`, hits_total, truncated}
 //   SIZE   {done, files, dirs, others, bytes, dirs_read, entries_seen, dirs_queued,
 //          problem_count, problems}
+//   INVENTORY {volume, stage (the stage about to run: system, users, … files,
+//          sizes, done), done, items, work, inventory} (see src/web/inventory.rs;
+//          the inventory record's shape is src/inventory/mod.rs's Inventory)
 export const KINDS = ['file', 'dir', 'symlink', 'chardevice', 'blockdevice', 'fifo', 'socket', 'unknown'];
 
 // Where DOWNLOAD and EXPORT write (the request's `sink`):

@@ -40,7 +40,7 @@ function needSession() {
   return session;
 }
 
-// Browsing jobs (DirListing, SearchJob, SizeJob) by id, stepped by STEP.
+// Browsing jobs (DirListing, SearchJob, SizeJob, InventoryJob) by id, stepped by STEP.
 const browseJobs = new Map();
 let nextBrowseJob = 1;
 
@@ -94,6 +94,17 @@ const handlers = {
 
   async [P.SIZES](msg) {
     return { job: keepJob(needSession().sizes(msg.volume, Array.from(msg.paths || []))) };
+  },
+
+  async [P.STAT](msg) {
+    return needSession().stat(msg.volume, msg.path);
+  },
+
+  async [P.INVENTORY](msg) {
+    const s = needSession();
+    const volume = msg.volume ?? s.linux_root();
+    if (volume === undefined || volume === null) return { job: null };
+    return { job: keepJob(s.inventory(volume)), volume };
   },
 
   async [P.STEP](msg) {
