@@ -339,3 +339,33 @@ fn damaged_archives_give_a_sentence() {
         let _ = open(&cut("dmg.img.gz", "prefix.gz", keep)).map(|d| d.reader.size());
     }
 }
+
+#[test]
+fn the_cli_saves_the_gzip_index_beside_the_image_and_takes_member() {
+    let Some(fx) = fixture() else { return };
+    let dir = fx.dir.join("cli");
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = p(&fx.dir);
+    sh(&format!("cd {d} && tar --format=gnu -cf - disk.raw README.txt | gzip -1 > cli/disk.tar.gz"));
+    let archive = dir.join("disk.tar.gz");
+    let info = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_salvage")).arg("info").arg(&archive).args(extra).output().unwrap();
+        (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned(), out.status.code())
+    };
+    let (out, err, code) = info(&[]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("raw in tar in gzip"), "{out}");
+    assert!(!out.contains("used the saved gzip index"), "{out}");
+    let saved = dir.join("disk.tar.gz.salvage-index");
+    assert!(saved.exists());
+    let (out, _, _) = info(&[]);
+    assert!(out.contains("used the saved gzip index"), "{out}");
+    // A stale index (another file under the same name) is ignored and replaced.
+    sh(&format!("cd {d} && tar --format=pax -cf - disk.raw README.txt | gzip -9 > cli/disk.tar.gz"));
+    let (out, err, code) = info(&[]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(!out.contains("used the saved gzip index"), "{out}");
+    let (out, err, code) = info(&["--member", "README.txt"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("README.txt (21 B)"), "{out}");
+}
