@@ -369,3 +369,47 @@ fn the_cli_saves_the_gzip_index_beside_the_image_and_takes_member() {
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("README.txt (21 B)"), "{out}");
 }
+
+/// The fuzz targets' bodies over mutations of small real archives: a quick
+/// stand-in for a fuzzing run (no panics, no hangs, bounded memory).
+#[test]
+fn fuzz_bodies_survive_mutated_archives() {
+    let Some(fx) = fixture() else { return };
+    let d = p(&fx.dir);
+    sh(&format!(
+        "cd {d} && head -c 16384 /dev/urandom > s.raw && truncate -s 65536 s.raw && printf tail >> s.raw && \
+         tar --format=gnu -Scf m-gnu.tar s.raw README.txt && tar --format=pax -S --sparse-version=1.0 -cf m-pax10.tar s.raw && \
+         tar --format=pax -S --sparse-version=0.0 -cf m-pax00.tar s.raw && tar --format=oldgnu -Scf m-old.tar s.raw && \
+         {{ gzip -c m-gnu.tar; gzip -1 -c s.raw; }} > m.gz"
+    ));
+    let start = std::time::Instant::now();
+    for (name, gz) in [("m-gnu.tar", false), ("m-pax10.tar", false), ("m-pax00.tar", false), ("m-old.tar", false), ("m.gz", true)] {
+        let seed = std::fs::read(fx.dir.join(name)).unwrap();
+        let body: fn(&[u8]) = if gz { salvage::container::gzip::fuzz } else { salvage::container::tar::fuzz };
+        body(&seed);
+        let noise = pseudo_random(600 * 16, 5);
+        for i in 0..600 {
+            let mut data = seed.clone();
+            let r = u64::from_le_bytes(noise[i * 16..i * 16 + 8].try_into().unwrap());
+            let v = noise[i * 16 + 8..i * 16 + 16].to_vec();
+            match i % 4 {
+                0 => data.truncate((r % seed.len() as u64) as usize),
+                // Headers and maps sit at the start: aim most flips there.
+                1 => data[(r % 2048.min(seed.len() as u64)) as usize] ^= v[0] | 1,
+                2 => {
+                    for k in 0..4 {
+                        let at = (r.rotate_left(k * 16) % seed.len() as u64) as usize;
+                        data[at] = v[k as usize];
+                    }
+                }
+                _ => {
+                    let at = (r % seed.len() as u64) as usize;
+                    let end = (at + 12).min(data.len());
+                    data[at..end].copy_from_slice(&[b'7'; 12][..end - at]);
+                }
+            }
+            body(&data);
+        }
+    }
+    assert!(start.elapsed().as_secs() < 120, "{:?}", start.elapsed());
+}
