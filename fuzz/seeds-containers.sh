@@ -104,5 +104,7 @@ mkdir -p "$out/container_tar" "$out/container_gzip"
     tar --format=ustar -cf "$out/container_tar/ustar.tar" s.raw &&
     gzip -c s.raw >"$out/container_gzip/one.gz" &&
     { gzip -c s.raw; gzip -1 -c s.raw; } >"$out/container_gzip/two-members.gz" &&
-    gzip -c "$out/container_tar/gnu-sparse.tar" >"$out/container_gzip/tar.gz")
+    gzip -c "$out/container_tar/gnu-sparse.tar" >"$out/container_gzip/tar.gz" &&
+    mkdir -p "$out/container_xz" && xz -T1 -0 --block-size=16KiB -c s.raw >"$out/container_xz/blocks.xz" &&
+    { xz -0 -c s.raw; xz -0 --check=crc32 -c s.raw; } >"$out/container_xz/two-streams.xz")
 ls "$out"/container_*

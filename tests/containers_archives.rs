@@ -380,12 +380,14 @@ fn fuzz_bodies_survive_mutated_archives() {
         "cd {d} && head -c 16384 /dev/urandom > s.raw && truncate -s 65536 s.raw && printf tail >> s.raw && \
          tar --format=gnu -Scf m-gnu.tar s.raw README.txt && tar --format=pax -S --sparse-version=1.0 -cf m-pax10.tar s.raw && \
          tar --format=pax -S --sparse-version=0.0 -cf m-pax00.tar s.raw && tar --format=oldgnu -Scf m-old.tar s.raw && \
-         {{ gzip -c m-gnu.tar; gzip -1 -c s.raw; }} > m.gz"
+         {{ gzip -c m-gnu.tar; gzip -1 -c s.raw; }} > m.gz && xz -T1 -0 --block-size=16KiB -c s.raw > m.xz"
     ));
     let start = std::time::Instant::now();
-    for (name, gz) in [("m-gnu.tar", false), ("m-pax10.tar", false), ("m-pax00.tar", false), ("m-old.tar", false), ("m.gz", true)] {
+    let tar: fn(&[u8]) = salvage::container::tar::fuzz;
+    let gz: fn(&[u8]) = salvage::container::gzip::fuzz;
+    let xz: fn(&[u8]) = salvage::container::xz::fuzz;
+    for (name, body) in [("m-gnu.tar", tar), ("m-pax10.tar", tar), ("m-pax00.tar", tar), ("m-old.tar", tar), ("m.gz", gz), ("m.xz", xz)] {
         let seed = std::fs::read(fx.dir.join(name)).unwrap();
-        let body: fn(&[u8]) = if gz { salvage::container::gzip::fuzz } else { salvage::container::tar::fuzz };
         body(&seed);
         let noise = pseudo_random(600 * 16, 5);
         for i in 0..600 {
@@ -412,4 +414,115 @@ fn fuzz_bodies_survive_mutated_archives() {
         }
     }
     assert!(start.elapsed().as_secs() < 120, "{:?}", start.elapsed());
+}
+
+/// The benchmark row for scripts/bench-archive.sh: `SALVAGE_BENCH_ARCHIVE`
+/// names a big .tar.gz (or .gz); prints index pass MB/s (compressed in,
+/// inflated out), index size, and random 64 KiB read latency.
+#[test]
+#[ignore = "a benchmark: scripts/bench-archive.sh runs it"]
+fn bench_archive() {
+    let Ok(path) = std::env::var("SALVAGE_BENCH_ARCHIVE") else { return };
+    let path = PathBuf::from(path);
+    let src = source(&path, &Rc::new(IoStats::default())).reader;
+    let t = std::time::Instant::now();
+    let ix = GzipIndex::build(src.clone()).unwrap();
+    let secs = t.elapsed().as_secs_f64();
+    let mb = |b: u64| b as f64 / 1e6;
+    let saved = ix.to_bytes().len() as u64;
+    let r = GzipReader::new(src.clone(), Rc::new(ix.clone()));
+    let noise = pseudo_random(200 * 8, 11);
+    let mut lat = Vec::new();
+    let mut buf = vec![0u8; 64 << 10];
+    for i in 0..200 {
+        let a = u64::from_le_bytes(noise[i * 8..i * 8 + 8].try_into().unwrap());
+        let off = a % (ix.out_size - buf.len() as u64);
+        let t = std::time::Instant::now();
+        r.read_exact_at(off, &mut buf).unwrap();
+        lat.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    lat.sort_by(f64::total_cmp);
+    let t = std::time::Instant::now();
+    let disk = open(&path).unwrap();
+    let open_ms = t.elapsed().as_secs_f64() * 1e3;
+    println!("| file | compressed | inflated | index pass | in MB/s | out MB/s | points | index (saved) | 64 KiB read p50 | p95 | max | open (index again) |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!(
+        "| {} | {:.0} MB | {:.0} MB | {:.1} s | {:.0} | {:.0} | {} | {:.2} MiB | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} s ({}) |",
+        path.file_name().unwrap().to_string_lossy(),
+        mb(ix.source_size),
+        mb(ix.out_size),
+        secs,
+        mb(ix.source_size) / secs,
+        mb(ix.out_size) / secs,
+        ix.points.len(),
+        saved as f64 / (1 << 20) as f64,
+        lat[lat.len() / 2],
+        lat[lat.len() * 95 / 100],
+        lat[lat.len() - 1],
+        open_ms / 1e3,
+        disk.format,
+    );
+}
+
+#[test]
+fn xz_multi_block_and_multi_stream_read_like_xz() {
+    let Some(fx) = fixture() else { return };
+    if missing(&["xz"]) {
+        return;
+    }
+    let raw = std::fs::read(&fx.raw).unwrap();
+    let d = p(&fx.dir);
+    let cases: &[(&str, String, &str)] = &[
+        ("blocks.img.xz", format!("xz -T2 -1 --block-size=4MiB -c {d}/disk.raw > {d}/blocks.img.xz"), "raw in xz"),
+        ("crc32.img.xz", format!("xz -T1 -0 --check=crc32 --block-size=1MiB -c {d}/disk.raw > {d}/crc32.img.xz"), "raw in xz"),
+        // Single-threaded xz: one block, small enough to decode whole.
+        ("single.img.xz", format!("xz -T1 -0 -c {d}/disk.raw > {d}/single.img.xz"), "raw in xz"),
+        (
+            "streams.img.xz",
+            format!("cd {d} && split -b 20000000 disk.raw xpiece. && for f in xpiece.*; do xz -0 -c $f; done > streams.img.xz && rm xpiece.*"),
+            "raw in xz",
+        ),
+        ("disk.tar.xz", format!("cd {d} && tar --format=pax -S -cf - disk.raw README.txt | xz -T2 -0 --block-size=2MiB > disk.tar.xz"), "raw in tar in xz"),
+    ];
+    for (name, script, format) in cases {
+        sh(script);
+        let archive = fx.dir.join(name);
+        let oracle_path = fx.dir.join("unxz");
+        sh(&format!("xz -dc {} > {}", p(&archive), p(&oracle_path)));
+        let oracle = std::fs::read(&oracle_path).unwrap();
+        let src = source(&archive, &Rc::new(IoStats::default())).reader;
+        let x = salvage::container::xz::XzReader::new(src).unwrap_or_else(|e| panic!("{name}: {e}"));
+        check_equals(&x, &oracle, name);
+        let disk = open(&archive).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(disk.format, *format, "{name}");
+        check_equals(&*disk.reader, &raw, &format!("{name} disk"));
+        check_files(&archive);
+        let _ = std::fs::remove_file(archive);
+    }
+    // Cut short and damaged: sentences.
+    sh(&format!("xz -T2 -0 --block-size=1MiB -c {d}/disk.raw > {d}/dmg.img.xz"));
+    let data = std::fs::read(fx.dir.join("dmg.img.xz")).unwrap();
+    std::fs::write(fx.dir.join("cut.img.xz"), &data[..data.len() / 2]).unwrap();
+    let e = open(&fx.dir.join("cut.img.xz")).err().unwrap().to_string();
+    assert!(e.starts_with("cut.img.xz, byte 0x") && e.contains("footer is missing"), "{e}");
+    let mut bad = data.clone();
+    bad[data.len() / 3] ^= 0xff;
+    bad[data.len() / 3 + 7] ^= 0x5a;
+    std::fs::write(fx.dir.join("bad.img.xz"), &bad).unwrap();
+    let x = salvage::container::xz::XzReader::new(source(&fx.dir.join("bad.img.xz"), &Rc::new(IoStats::default())).reader).unwrap();
+    let mut buf = vec![0u8; MIB as usize];
+    let errors = (0..48u64).filter(|i| x.read_exact_at(i * MIB, &mut buf).is_err()).count();
+    assert!(errors >= 1, "damage went unnoticed");
+    // One block too big to decode for each read: the sentence says what to do.
+    sh(&format!("cd {d} && truncate -s 300M zeros.raw && xz -T1 -0 -c zeros.raw > one.img.xz && rm zeros.raw"));
+    let e = open(&fx.dir.join("one.img.xz")).err().unwrap().to_string();
+    assert_eq!(
+        e,
+        "one.img.xz: this file is one xz block of 300.0 MiB in all: xz can only read a block from its start, so it can't be opened in place — extract it first (`xz -dk`), or recompress with `xz -T0 --block-size=16MiB` for random access"
+    );
+    for keep in [0usize, 6, 12, 100, 4096] {
+        std::fs::write(fx.dir.join("prefix.xz"), &data[..keep]).unwrap();
+        let _ = open(&fx.dir.join("prefix.xz")).map(|d| d.reader.size());
+    }
 }

@@ -12,6 +12,7 @@
 //! - [`vdi`]: VirtualBox static, dynamic and differencing VDIs;
 //! - [`tar`]: the disk as one member of a tar archive (sparse members too);
 //! - [`gzip`]: gzip files read in place through a one-pass index;
+//! - [`xz`]: xz files read block by block through their own index;
 //! - [`wrappers`]: compressed files, archives and formats Salvage names
 //!   but does not read.
 //!
@@ -34,6 +35,7 @@ pub mod vhdx;
 pub mod vhdx_log;
 pub mod vmdk;
 pub mod wrappers;
+pub mod xz;
 
 use std::rc::Rc;
 
