@@ -106,5 +106,7 @@ mkdir -p "$out/container_tar" "$out/container_gzip"
     { gzip -c s.raw; gzip -1 -c s.raw; } >"$out/container_gzip/two-members.gz" &&
     gzip -c "$out/container_tar/gnu-sparse.tar" >"$out/container_gzip/tar.gz" &&
     mkdir -p "$out/container_xz" && xz -T1 -0 --block-size=16KiB -c s.raw >"$out/container_xz/blocks.xz" &&
-    { xz -0 -c s.raw; xz -0 --check=crc32 -c s.raw; } >"$out/container_xz/two-streams.xz")
+    { xz -0 -c s.raw; xz -0 --check=crc32 -c s.raw; } >"$out/container_xz/two-streams.xz" &&
+    mkdir -p "$out/container_zstd" && zstd -q -c s.raw >"$out/container_zstd/one.zst" &&
+    { zstd -q -c s.raw; cat s.raw | zstd -q -c; } >"$out/container_zstd/two-frames.zst")
 ls "$out"/container_*

@@ -380,13 +380,15 @@ fn fuzz_bodies_survive_mutated_archives() {
         "cd {d} && head -c 16384 /dev/urandom > s.raw && truncate -s 65536 s.raw && printf tail >> s.raw && \
          tar --format=gnu -Scf m-gnu.tar s.raw README.txt && tar --format=pax -S --sparse-version=1.0 -cf m-pax10.tar s.raw && \
          tar --format=pax -S --sparse-version=0.0 -cf m-pax00.tar s.raw && tar --format=oldgnu -Scf m-old.tar s.raw && \
-         {{ gzip -c m-gnu.tar; gzip -1 -c s.raw; }} > m.gz && xz -T1 -0 --block-size=16KiB -c s.raw > m.xz"
+         {{ gzip -c m-gnu.tar; gzip -1 -c s.raw; }} > m.gz && xz -T1 -0 --block-size=16KiB -c s.raw > m.xz && \
+         {{ zstd -q -c s.raw; cat s.raw | zstd -q -c; }} > m.zst"
     ));
     let start = std::time::Instant::now();
     let tar: fn(&[u8]) = salvage::container::tar::fuzz;
     let gz: fn(&[u8]) = salvage::container::gzip::fuzz;
     let xz: fn(&[u8]) = salvage::container::xz::fuzz;
-    for (name, body) in [("m-gnu.tar", tar), ("m-pax10.tar", tar), ("m-pax00.tar", tar), ("m-old.tar", tar), ("m.gz", gz), ("m.xz", xz)] {
+    let zst: fn(&[u8]) = salvage::container::zstd::fuzz;
+    for (name, body) in [("m-gnu.tar", tar), ("m-pax10.tar", tar), ("m-pax00.tar", tar), ("m-old.tar", tar), ("m.gz", gz), ("m.xz", xz), ("m.zst", zst)] {
         let seed = std::fs::read(fx.dir.join(name)).unwrap();
         body(&seed);
         let noise = pseudo_random(600 * 16, 5);
@@ -524,5 +526,63 @@ fn xz_multi_block_and_multi_stream_read_like_xz() {
     for keep in [0usize, 6, 12, 100, 4096] {
         std::fs::write(fx.dir.join("prefix.xz"), &data[..keep]).unwrap();
         let _ = open(&fx.dir.join("prefix.xz")).map(|d| d.reader.size());
+    }
+}
+
+#[test]
+fn zstd_frames_read_like_zstd() {
+    let Some(fx) = fixture() else { return };
+    if missing(&["zstd"]) {
+        return;
+    }
+    let raw = std::fs::read(&fx.raw).unwrap();
+    let d = p(&fx.dir);
+    let mut cases: Vec<(&str, String, &str)> = vec![
+        // The zstd tool writes one frame: small enough here to decode whole.
+        ("one.img.zst", format!("zstd -q -1 -c {d}/disk.raw > {d}/one.img.zst"), "raw in zstd"),
+        (
+            "frames.img.zst",
+            format!("cd {d} && split -b 3000000 disk.raw zpiece. && for f in zpiece.*; do zstd -q -c $f; done > frames.img.zst && rm zpiece.*"),
+            "raw in zstd",
+        ),
+        (
+            "nosize.img.zst",
+            format!("cd {d} && split -b 8000000 disk.raw zpiece. && for f in zpiece.*; do cat $f | zstd -q -c; done > nosize.img.zst && rm zpiece.*"),
+            "raw in zstd",
+        ),
+        ("disk.tar.zst", format!("cd {d} && tar --format=gnu -S -cf - disk.raw README.txt | zstd -q -c > disk.tar.zst"), "raw in tar in zstd"),
+    ];
+    if have("pzstd") {
+        cases.push(("p.img.zst", format!("pzstd -q -p 2 -c {d}/disk.raw > {d}/p.img.zst"), "raw in zstd"));
+    }
+    for (name, script, format) in &cases {
+        sh(script);
+        let archive = fx.dir.join(name);
+        let oracle_path = fx.dir.join("unzstd");
+        sh(&format!("zstd -q -d -c {} > {}", p(&archive), p(&oracle_path)));
+        let oracle = std::fs::read(&oracle_path).unwrap();
+        let src = source(&archive, &Rc::new(IoStats::default())).reader;
+        let (z, _) = salvage::container::zstd::ZstdReader::new(src).unwrap_or_else(|e| panic!("{name}: {e}"));
+        check_equals(&z, &oracle, name);
+        let disk = open(&archive).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(disk.format, *format, "{name}");
+        check_equals(&*disk.reader, &raw, &format!("{name} disk"));
+        check_files(&archive);
+        let _ = std::fs::remove_file(archive);
+    }
+    sh(&format!("cd {d} && truncate -s 300M zeros.raw && zstd -q -1 -c zeros.raw > big.img.zst && rm zeros.raw"));
+    let e = open(&fx.dir.join("big.img.zst")).err().unwrap().to_string();
+    assert_eq!(
+        e,
+        "big.img.zst: this file is one zstd frame of 300.0 MiB in all: a zstd frame can only be read from its start, so it can't be opened in place — extract it first (`zstd -d`), or compress in frames (`pzstd`, or the seekable format) for random access"
+    );
+    sh(&format!("zstd -q -1 -c {d}/disk.raw > {d}/dmg.img.zst"));
+    let data = std::fs::read(fx.dir.join("dmg.img.zst")).unwrap();
+    std::fs::write(fx.dir.join("cut.img.zst"), &data[..data.len() / 2]).unwrap();
+    let e = open(&fx.dir.join("cut.img.zst")).err().unwrap().to_string();
+    assert!(e.contains("cut short"), "{e}");
+    for keep in [0usize, 4, 9, 100, 4096] {
+        std::fs::write(fx.dir.join("prefix.zst"), &data[..keep]).unwrap();
+        let _ = open(&fx.dir.join("prefix.zst")).map(|d| d.reader.size());
     }
 }

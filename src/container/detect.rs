@@ -2,7 +2,7 @@
 //!
 //! Probes run in order, by magic bytes (never by file name): VMDK (sparse
 //! `KDMV` header or text descriptor), VHD (`conectix` footer), qcow2, VHDX,
-//! VDI, gzip, xz, tar (ustar/GNU magic and a valid header checksum), then the
+//! VDI, gzip, xz, zstd, tar (ustar/GNU magic and a valid header checksum), then the
 //! formats Salvage only names ([`wrappers`]: compressed
 //! files, archives, unsupported disk formats), and raw last. When several
 //! files are selected, the top of the chain is found whatever order they
@@ -16,7 +16,7 @@
 
 use std::cell::RefCell;
 
-use super::{chain, gzip, parents, qcow2, raw, tar, vdi, vhd, vhdx, vmdk, wrappers, xz, Disk, DiskOptions, Source};
+use super::{chain, gzip, parents, qcow2, raw, tar, vdi, vhd, vhdx, vmdk, wrappers, xz, zstd, Disk, DiskOptions, Source};
 use crate::error::{Error, Result};
 
 /// Opens the disk whose main file is `main`; `others` are further parts
@@ -81,6 +81,9 @@ pub fn open_layer_with(main: Source, others: Vec<Source>, options: &DiskOptions,
     }
     if xz::probe(&*main.reader) {
         return xz::open(main, others, options, depth);
+    }
+    if zstd::probe(&*main.reader) {
+        return zstd::open(main, others, options, depth);
     }
     if tar::probe(&*main.reader) {
         return tar::open(main, others, options, depth);

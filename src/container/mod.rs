@@ -13,6 +13,7 @@
 //! - [`tar`]: the disk as one member of a tar archive (sparse members too);
 //! - [`gzip`]: gzip files read in place through a one-pass index;
 //! - [`xz`]: xz files read block by block through their own index;
+//! - [`zstd`]: zstd files read frame by frame (seek table when present);
 //! - [`wrappers`]: compressed files, archives and formats Salvage names
 //!   but does not read.
 //!
@@ -36,6 +37,7 @@ pub mod vhdx_log;
 pub mod vmdk;
 pub mod wrappers;
 pub mod xz;
+pub mod zstd;
 
 use std::rc::Rc;
 
