@@ -264,7 +264,9 @@ pub fn list(r: &dyn ReadAt) -> Result<TarListing> {
         let kind = h[156];
         let mut stored = number(&h[124..136]).ok_or_else(|| Error::corrupt("a tar header's size is not a number").at_offset(pos))?;
         let data = pos.saturating_add(BLOCK);
-        let overrides: Vec<(String, Vec<u8>)> = std::mem::take(&mut pax);
+        // PAX records apply to the next file header, not to a long name.
+        let meta_kind = matches!(kind, b'L' | b'K' | b'x' | b'g' | b'N');
+        let overrides: Vec<(String, Vec<u8>)> = if meta_kind { Vec::new() } else { std::mem::take(&mut pax) };
         let get = |k: &str| overrides.iter().rev().find(|(key, _)| key == k).map(|(_, v)| v.as_slice());
         if matches!(kind, b'0' | 0 | b'7' | b'S' | b'1' | b'2' | b'3' | b'4' | b'5' | b'6') {
             if let Some(v) = get("size") {
@@ -281,9 +283,6 @@ pub fn list(r: &dyn ReadAt) -> Result<TarListing> {
                     b'L' => long_name = Some(String::from_utf8_lossy(cut(&bytes)).into_owned()),
                     b'x' => pax = pax_records(&bytes).map_err(|e| e.at_offset(pos))?,
                     _ => {}
-                }
-                if kind == b'x' {
-                    // Keep a pending L name: GNU writes L before x rarely, but keep order-independent.
                 }
                 pos = next;
                 continue;
