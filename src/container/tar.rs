@@ -18,10 +18,11 @@
 //!   - PAX 1.0 (`GNU.sparse.major=1`, `minor=0`): the map is at the start of
 //!     the member's data, decimal numbers one a line (count, then pairs),
 //!     padded to 512 bytes; the stored segments follow.
-//!   In all of them the data area holds the map's segments back to back and
-//!   the holes read as zeros. PAX 0.0/0.1 members look like plain files of
-//!   the stored size: a reader ignoring the keys would run the segments
-//!   together, so these keys are always honoured.
+//!
+//! In all sparse formats the data area holds the map's segments back to
+//! back and the holes read as zeros. PAX 0.0/0.1 members look like plain
+//! files of the stored size: a reader ignoring the keys would run the
+//! segments together, so these keys are always honoured.
 //!
 //! Everything read from the archive is bounded: [`MAX_MEMBERS`] headers,
 //! [`MAX_SPARSE_ENTRIES`] map entries, [`MAX_META_BYTES`] of long name or
@@ -366,7 +367,7 @@ pub fn list(r: &dyn ReadAt) -> Result<TarListing> {
                 // 0.1: "off,len,off,len…"
                 let s = std::str::from_utf8(m).map_err(|_| Error::corrupt("GNU.sparse.map is not text").at_offset(pos))?;
                 let nums: Vec<&str> = if s.is_empty() { Vec::new() } else { s.split(',').collect() };
-                if nums.len() % 2 != 0 {
+                if !nums.len().is_multiple_of(2) {
                     return Err(Error::corrupt("GNU.sparse.map has an odd count of numbers").at_offset(pos));
                 }
                 for p in nums.chunks(2) {
