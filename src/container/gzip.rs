@@ -31,6 +31,14 @@
 //! already a dependency (qcow2). `libz-rs-sys` is faster in wasm (~380 vs
 //! ~240–290 MB/s): switching later touches only [`Stream::pump`].
 //!
+//! For the page: run [`GzipIndexBuilder::step`] between messages (it
+//! reports input/output bytes for a rate and an ETA; dropping the builder
+//! cancels), then open the image with
+//! [`DiskOptions::index_store`](super::DiskOptions) returning
+//! [`GzipIndex::to_bytes`] (and saving it to OPFS/IndexedDB keyed by name,
+//! size and modification time): `open_disk` then uses that index instead of
+//! making the pass again.
+//!
 //! Saved indexes ([`GzipIndex::to_bytes`]) are versioned and carry the
 //! source size and CRC-32s of three samples of it, so a stale index is
 //! refused ([`GzipIndex::from_bytes`]) and rebuilt.

@@ -260,7 +260,10 @@ impl XzReader {
                 super::human_size(size)
             )));
         }
-        Ok(Self { src, blocks, size, cache: Lru::new(BLOCK_CACHE) })
+        // Keep about 128 MiB of decoded blocks, at least one.
+        let largest = blocks.iter().map(|b| b.out_bytes).max().unwrap_or(1).max(1);
+        let keep = usize::try_from((128 << 20) / largest).unwrap_or(BLOCK_CACHE).clamp(1, BLOCK_CACHE);
+        Ok(Self { src, blocks, size, cache: Lru::new(keep) })
     }
 }
 

@@ -239,7 +239,10 @@ impl ZstdReader {
                 super::human_size(size)
             )));
         }
-        Ok((Self { src, frames, size, cache: Lru::new(FRAME_CACHE) }, seekable))
+        // Keep about 128 MiB of decoded frames, at least one.
+        let largest = frames.iter().map(|f| f.out_bytes).max().unwrap_or(1).max(1);
+        let keep = usize::try_from((128 << 20) / largest).unwrap_or(FRAME_CACHE).clamp(1, FRAME_CACHE);
+        Ok((Self { src, frames, size, cache: Lru::new(keep) }, seekable))
     }
 }
 
