@@ -762,6 +762,26 @@ mod tests {
     }
 
     #[test]
+    fn headers_with_extra_name_comment_and_crc() {
+        let body = data(70_000);
+        let plain = gz(&body);
+        // FEXTRA (bgzip's BC field) + FNAME + FCOMMENT + FHCRC.
+        let mut h = vec![0x1f, 0x8b, 8, 4 | 8 | 16 | 2, 0, 0, 0, 0, 0, 3, 6, 0, b'B', b'C', 2, 0, 0, 0];
+        h.extend_from_slice(b"disk.img\0a comment\0");
+        h.extend_from_slice(&[0xaa, 0xbb]);
+        let at = h.len();
+        h.extend_from_slice(&plain[16..]); // the deflate data and trailer of `gz`
+        let src: Reader = Rc::new(MemReader::new(h.clone()));
+        assert_eq!(member_header(&*src, 0).unwrap(), at as u64);
+        let ix = GzipIndex::build(src.clone()).unwrap();
+        let mut out = vec![0; body.len()];
+        GzipReader::new(src, Rc::new(ix)).read_exact_at(0, &mut out).unwrap();
+        assert!(out == body);
+        h[3] = 0xe0;
+        assert!(member_header(&MemReader::new(h), 0).unwrap_err().to_string().contains("reserved bits"));
+    }
+
+    #[test]
     fn damage_is_a_sentence() {
         let a = data(1 << 20);
         let f = gz(&a);
