@@ -596,3 +596,33 @@ fn zstd_frames_read_like_zstd() {
         let _ = open(&fx.dir.join("prefix.zst")).map(|d| d.reader.size());
     }
 }
+
+/// A 9 GiB sparse member: its real size needs GNU base-256 (old GNU 'S')
+/// or PAX; read at the data and in the holes.
+#[test]
+fn a_member_over_8_gib_uses_base_256_sizes() {
+    let Some(fx) = fixture() else { return };
+    let dir = fx.dir.join("big");
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = p(&dir);
+    sh(&format!(
+        "cd {d} && truncate -s 9G huge.raw && printf head | dd status=none conv=notrunc of=huge.raw && \
+         printf tail | dd status=none conv=notrunc bs=1 seek=$((9 * 1024 * 1024 * 1024 - 4)) of=huge.raw && \
+         printf mid | dd status=none conv=notrunc bs=1 seek=$((8 * 1024 * 1024 * 1024 + 12345)) of=huge.raw && \
+         tar --format=gnu -Scf gnu.tar huge.raw && tar --format=pax -Scf pax.tar huge.raw && rm huge.raw"
+    ));
+    for name in ["gnu.tar", "pax.tar"] {
+        let archive = dir.join(name);
+        let r = source(&archive, &Rc::new(IoStats::default())).reader;
+        let listing = tar::list(&*r).unwrap();
+        let m = tar::choose(&listing, None).unwrap();
+        assert_eq!(m.size, 9 << 30, "{name}");
+        let member = tar::member_reader(&r, m).unwrap();
+        for (at, want) in [(0u64, &b"head"[..]), ((8u64 << 30) + 12345, b"mid"), ((9u64 << 30) - 4, b"tail"), (5 << 30, &[0u8; 4][..])] {
+            let mut b = vec![0xee; want.len()];
+            member.read_exact_at(at, &mut b).unwrap();
+            assert_eq!(b, want, "{name} at {at}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
