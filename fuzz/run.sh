@@ -22,6 +22,7 @@ max_len() {
         container_qcow2) echo 262144 ;;
         container_vdi) echo 1114112 ;;
         container_vhdx) echo 4194304 ;;
+        container_tar | container_gzip | container_xz | container_zstd) echo 262144 ;;
     esac
 }
 # Corpora of multi-MiB images alone take libFuzzer past 512 MB.

@@ -93,4 +93,20 @@ for i in range(0x100000, 0x200000, 4096):
 open(sys.argv[2], 'wb').write(d)
 PY
 fi
+# Seeds for container_{tar,gzip}: GNU tar in gnu/pax formats with a sparse
+# member (old GNU 'S' and PAX 1.0), and gzip single and multi-member, of a
+# 64 KiB file with a hole.
+mkdir -p "$out/container_tar" "$out/container_gzip"
+(cd "$tmp" && head -c 16384 /dev/urandom >s.raw && truncate -s 65536 s.raw && printf 'tail' >>s.raw &&
+    tar --format=gnu -Scf "$out/container_tar/gnu-sparse.tar" s.raw &&
+    tar --format=pax -S --sparse-version=1.0 -cf "$out/container_tar/pax-1.0.tar" s.raw &&
+    tar --format=pax -S --sparse-version=0.1 -cf "$out/container_tar/pax-0.1.tar" s.raw &&
+    tar --format=ustar -cf "$out/container_tar/ustar.tar" s.raw &&
+    gzip -c s.raw >"$out/container_gzip/one.gz" &&
+    { gzip -c s.raw; gzip -1 -c s.raw; } >"$out/container_gzip/two-members.gz" &&
+    gzip -c "$out/container_tar/gnu-sparse.tar" >"$out/container_gzip/tar.gz" &&
+    mkdir -p "$out/container_xz" && xz -T1 -0 --block-size=16KiB -c s.raw >"$out/container_xz/blocks.xz" &&
+    { xz -0 -c s.raw; xz -0 --check=crc32 -c s.raw; } >"$out/container_xz/two-streams.xz" &&
+    mkdir -p "$out/container_zstd" && zstd -q -c s.raw >"$out/container_zstd/one.zst" &&
+    { zstd -q -c s.raw; cat s.raw | zstd -q -c; } >"$out/container_zstd/two-frames.zst")
 ls "$out"/container_*

@@ -28,6 +28,9 @@ usage:
 IMAGE is the disk image; --with adds the other files of the same image
 (split pieces, VMDK extents, parent disks; any order).
 --volume N is the 1-based index shown by `info`.
+--member NAME opens that file of a tar archive (.tar, .tar.gz) instead
+of the largest. A gzip file's index is kept in IMAGE.salvage-index
+beside it (when the folder is writable), so a second open is instant.
 `stat` prints everything about one inode: type, mode, owners, size,
 links, times with nanoseconds, device numbers, flags, extended
 attributes (text when printable, else hex) and problems.
@@ -102,6 +105,23 @@ fn open_source(path: &str, stats: &Rc<IoStats>) -> Result<Source> {
     Ok(Source { name, reader: Rc::new(cached) })
 }
 
+/// Saved gzip indexes: `NAME.salvage-index` in the image's folder.
+struct IndexBeside(std::path::PathBuf);
+
+impl salvage::container::gzip::IndexStore for IndexBeside {
+    fn load(&self, name: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.0.join(format!("{name}.salvage-index"))).ok()
+    }
+    fn save(&self, name: &str, bytes: &[u8]) {
+        // Best effort: a read-only folder just means no saved index.
+        let path = self.0.join(format!("{name}.salvage-index"));
+        let tmp = self.0.join(format!(".{name}.salvage-index.{}", std::process::id()));
+        if std::fs::write(&tmp, bytes).is_err() || std::fs::rename(&tmp, &path).is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+    }
+}
+
 #[derive(Default)]
 struct Args {
     command: String,
@@ -116,6 +136,7 @@ struct Args {
     paths: Vec<String>,
     deflate: bool,
     partial: bool,
+    member: Option<String>,
 }
 
 fn parse(argv: Vec<String>) -> std::result::Result<Args, String> {
@@ -134,6 +155,7 @@ fn parse(argv: Vec<String>) -> std::result::Result<Args, String> {
             "-R" | "--recursive" => a.recursive = true,
             "--stats" => a.stats = true,
             "--no-journal" => a.no_journal = true,
+            "--member" => a.member = Some(value("--member")?),
             "--deflate" => a.deflate = true,
             "--partial" => a.partial = true,
             s if s.starts_with('-') && s.len() > 1 => return Err(format!("unknown option {s}")),
@@ -210,6 +232,11 @@ fn open_image(args: &Args) -> Result<Image> {
     let image = args.image.as_deref().ok_or_else(|| Error::invalid("no image given"))?;
     let main = open_source(image, &stats)?;
     let others = args.with.iter().map(|p| open_source(p, &stats)).collect::<Result<Vec<_>>>()?;
+    let dir = std::path::Path::new(image).parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+    salvage::container::detect::set_default_options(salvage::container::DiskOptions {
+        member: args.member.clone(),
+        index_store: Some(Rc::new(IndexBeside(dir))),
+    });
     Image::open_with(main, others, stats, OpenOptions { replay_journal: !args.no_journal })
 }
 

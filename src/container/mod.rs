@@ -10,6 +10,10 @@
 //! - [`qcow2`]: QEMU qcow2 v2/v3 with compression, subclusters, backing files;
 //! - [`vhdx`]: Hyper-V VHDX, its log replayed in memory ([`vhdx_log`]);
 //! - [`vdi`]: VirtualBox static, dynamic and differencing VDIs;
+//! - [`tar`]: the disk as one member of a tar archive (sparse members too);
+//! - [`gzip`]: gzip files read in place through a one-pass index;
+//! - [`xz`]: xz files read block by block through their own index;
+//! - [`zstd`]: zstd files read frame by frame (seek table when present);
 //! - [`wrappers`]: compressed files, archives and formats Salvage names
 //!   but does not read.
 //!
@@ -20,16 +24,22 @@
 
 pub mod chain;
 pub mod detect;
+pub mod gzip;
 pub mod lru;
 pub mod parents;
 pub mod qcow2;
 pub mod raw;
+pub mod tar;
 pub mod vdi;
 pub mod vhd;
 pub mod vhdx;
 pub mod vhdx_log;
 pub mod vmdk;
 pub mod wrappers;
+pub mod xz;
+pub mod zstd;
+
+use std::rc::Rc;
 
 use crate::read_at::Reader;
 
@@ -39,6 +49,16 @@ pub struct Source {
     /// The file's name as the user sees it (no directory).
     pub name: String,
     pub reader: Reader,
+}
+
+/// Choices for opening a disk that sits inside an archive.
+#[derive(Clone, Default)]
+pub struct DiskOptions {
+    /// The archive member holding the disk (full path or last component);
+    /// `None` takes the largest file.
+    pub member: Option<String>,
+    /// Where gzip indexes are saved and looked for (the outermost file only).
+    pub index_store: Option<Rc<dyn gzip::IndexStore>>,
 }
 
 /// The virtual disk a container yields.
@@ -53,6 +73,20 @@ pub struct Disk {
     /// Facts about the container, for `info`: subformat, virtual size,
     /// how much is stored ("stored", "allocated blocks").
     pub details: Vec<(String, String)>,
+}
+
+/// Most archives opened inside each other (`.tar.gz` is two).
+pub const MAX_ARCHIVE_DEPTH: usize = 4;
+
+/// Refuses an archive nested deeper than [`MAX_ARCHIVE_DEPTH`].
+pub fn check_nesting(main: &Source, depth: usize) -> crate::Result<()> {
+    if depth >= MAX_ARCHIVE_DEPTH {
+        return Err(crate::Error::unsupported(format!(
+            "{}: archives nested more than {MAX_ARCHIVE_DEPTH} deep; extract the outer ones first",
+            main.name
+        )));
+    }
+    Ok(())
 }
 
 /// The fuzz targets' body: when `probe` claims `data`, opens it alone from

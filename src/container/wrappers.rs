@@ -4,7 +4,10 @@
 //! do, instead of being shown as a raw disk with no partitions.
 //!
 //! Checked after every readable container's probe, so a format that gains
-//! a reader is claimed before it is named here.
+//! a reader is claimed before it is named here: gzip, xz, zstd and tar are
+//! read ([`super::gzip`], [`super::xz`], [`super::zstd`], [`super::tar`])
+//! and only reach this list when their own probe refuses the file (a tar
+//! header with a bad checksum, a file too short to hold a stream).
 
 use super::Source;
 use crate::read_at::read_vec;
