@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use crate::container::{detect::open_disk, Disk, Source};
+use crate::container::{detect::open_disk_with, Disk, DiskOptions, Source};
 use crate::error::{Error, Result};
 use crate::fs::detect::{detect, Detected};
 use crate::fs::ext4::{Ext4Fs, Ext4Options};
@@ -116,16 +116,18 @@ impl Entry {
 }
 
 /// Choices made when opening an image.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct OpenOptions {
     /// Replay filesystem journals in memory when they need recovery (the
     /// default); off shows the state before the crash.
     pub replay_journal: bool,
+    /// Which archive member holds the disk, where gzip indexes are kept.
+    pub disk: DiskOptions,
 }
 
 impl Default for OpenOptions {
     fn default() -> Self {
-        OpenOptions { replay_journal: true }
+        OpenOptions { replay_journal: true, disk: DiskOptions::default() }
     }
 }
 
@@ -147,7 +149,7 @@ impl Image {
 
     /// [`Image::open`] with options.
     pub fn open_with(main: Source, others: Vec<Source>, stats: Rc<IoStats>, options: OpenOptions) -> Result<Image> {
-        let disk = open_disk(main, others)?;
+        let disk = open_disk_with(main, others, &options.disk)?;
         if disk.reader.size() == 0 {
             return Err(Error::invalid("the file is empty"));
         }

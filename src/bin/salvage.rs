@@ -233,11 +233,8 @@ fn open_image(args: &Args) -> Result<Image> {
     let main = open_source(image, &stats)?;
     let others = args.with.iter().map(|p| open_source(p, &stats)).collect::<Result<Vec<_>>>()?;
     let dir = std::path::Path::new(image).parent().map(std::path::Path::to_path_buf).unwrap_or_default();
-    salvage::container::detect::set_default_options(salvage::container::DiskOptions {
-        member: args.member.clone(),
-        index_store: Some(Rc::new(IndexBeside(dir))),
-    });
-    Image::open_with(main, others, stats, OpenOptions { replay_journal: !args.no_journal })
+    let disk = salvage::container::DiskOptions { member: args.member.clone(), index_store: Some(Rc::new(IndexBeside(dir))) };
+    Image::open_with(main, others, stats, OpenOptions { replay_journal: !args.no_journal, disk })
 }
 
 fn run(args: &Args) -> Result<ExitCode> {
@@ -543,9 +540,6 @@ fn info(args: &Args) -> Result<ExitCode> {
     }
     if info.image.parts.len() > 1 {
         w(&mut out, format!("parts: {}", info.image.parts.join(", ")))?;
-    }
-    for (k, v) in &info.image.details {
-        w(&mut out, format!("  {k}: {v}"))?;
     }
     for n in &info.image.notes {
         w(&mut out, format!("note: {n}"))?;

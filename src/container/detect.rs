@@ -14,28 +14,15 @@
 //! top, so `.tar.gz` → gzip → tar → member → disk (raw or any container)
 //! → partitions. Each archive layer adds one to the depth.
 
-use std::cell::RefCell;
-
 use super::{chain, gzip, parents, qcow2, raw, tar, vdi, vhd, vhdx, vmdk, wrappers, xz, zstd, Disk, DiskOptions, Source};
 use crate::error::{Error, Result};
 
 /// Opens the disk whose main file is `main`; `others` are further parts
 /// the user selected with it (split pieces, extents, parent disks).
-///
-/// Archive choices come from [`set_default_options`] (the CLI sets them;
-/// `Image::open_with` does not pass [`DiskOptions`] yet).
+/// Archives open with the default choices (the largest member, no saved
+/// index); [`open_disk_with`] takes others.
 pub fn open_disk(main: Source, others: Vec<Source>) -> Result<Disk> {
-    let options = DEFAULT_OPTIONS.with(|o| o.borrow().clone());
-    open_disk_with(main, others, &options)
-}
-
-thread_local! {
-    static DEFAULT_OPTIONS: RefCell<DiskOptions> = RefCell::new(DiskOptions::default());
-}
-
-/// Sets the [`DiskOptions`] [`open_disk`] uses on this thread.
-pub fn set_default_options(options: DiskOptions) {
-    DEFAULT_OPTIONS.with(|o| *o.borrow_mut() = options);
+    open_disk_with(main, others, &DiskOptions::default())
 }
 
 /// [`open_disk`] with archive choices.

@@ -78,7 +78,7 @@ impl Session {
             return Err(JsError::new("no file was given"));
         }
         let main = sources.remove(0);
-        let image = Image::open_with(main, sources, stats, OpenOptions { replay_journal }).map_err(js_err)?;
+        let image = Image::open_with(main, sources, stats, OpenOptions { replay_journal, ..OpenOptions::default() }).map_err(js_err)?;
         Ok(Session { image, owners: RefCell::new(HashMap::new()) })
     }
 
