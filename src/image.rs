@@ -16,6 +16,7 @@ use crate::fs::ext4::{Ext4Fs, Ext4Options};
 use crate::fs::{flag_names, FileKind, FileSystem, Metadata, Timestamp, LISTED_ANYWAY};
 use crate::path::{escape, join};
 use crate::read_at::{IoStats, Reader, Slice};
+use crate::volume::assemble::{assemble, AssembledVolume, Candidate};
 use crate::volume::detect::read_table;
 use crate::volume::{Partition, PartitionTable, TableKind};
 
@@ -40,6 +41,10 @@ pub struct VolumeInfo {
     pub problems: Vec<String>,
     /// Facts from the filesystem, once opened (block size, features …).
     pub details: Vec<(String, String)>,
+    /// The selected file it is on, when not the main one.
+    pub disk: Option<String>,
+    /// Built from other volumes (an LVM2 LV, an md array): `offset` means nothing.
+    pub assembled: bool,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -65,6 +70,8 @@ pub struct Info {
     pub image: ImageSummary,
     pub table: TableSummary,
     pub volumes: Vec<VolumeInfo>,
+    /// About volume groups and arrays: missing PVs, older metadata versions.
+    pub volume_notes: Vec<String>,
 }
 
 /// One directory entry with its metadata, as listed.
@@ -131,6 +138,9 @@ pub struct Image {
     disk: Disk,
     table: PartitionTable,
     volumes: Vec<VolumeInfo>,
+    /// Each volume's bytes (partitions of every selected disk, LVs, arrays).
+    readers: HashMap<u32, Reader>,
+    volume_notes: Vec<String>,
     stats: Rc<IoStats>,
     opened: RefCell<HashMap<u32, Rc<dyn FileSystem>>>,
 }
@@ -144,19 +154,63 @@ impl Image {
 
     /// [`Image::open`] with options.
     pub fn open_with(main: Source, others: Vec<Source>, stats: Rc<IoStats>, options: OpenOptions) -> Result<Image> {
-        let disk = open_disk(main, others)?;
+        let companions = others.clone();
+        let mut disk = open_disk(main, others)?;
         if disk.reader.size() == 0 {
             return Err(Error::invalid("the file is empty"));
         }
         let table = read_table(&*disk.reader);
         let mut volumes = Vec::new();
-        for (i, p) in table.partitions.iter().enumerate() {
-            let index = u32::try_from(i + 1).unwrap_or(u32::MAX);
-            let reader: Reader = Rc::new(Slice::new(disk.reader.clone(), p.offset, p.length));
+        let mut readers = HashMap::new();
+        let mut candidates = Vec::new();
+        let mut add = |volumes: &mut Vec<VolumeInfo>, p: &Partition, reader: Reader, disk_name: Option<&str>| {
+            let index = u32::try_from(volumes.len() + 1).unwrap_or(u32::MAX);
             let found = detect(&*reader).or_else(|| crate::fs::ext4::detect_from_backup(&reader));
-            volumes.push(describe(index, p, found));
+            let mut v = describe(index, p, found);
+            v.disk = disk_name.map(String::from);
+            let name = match disk_name {
+                Some(d) => format!("{d}, volume {index}"),
+                None => format!("volume {index}"),
+            };
+            candidates.push(Candidate { name, reader: reader.clone() });
+            readers.insert(index, reader);
+            volumes.push(v);
+        };
+        for p in &table.partitions {
+            add(&mut volumes, p, Rc::new(Slice::new(disk.reader.clone(), p.offset, p.length)), None);
         }
-        let image = Image { options, disk, table, volumes, stats, opened: RefCell::new(HashMap::new()) };
+        // Selected files the container did not use are disks of their own
+        // (the other PVs of a volume group, the other members of an array).
+        let unused: Vec<Source> = companions.into_iter().filter(|s| !disk.parts.contains(&s.name)).collect();
+        for s in unused {
+            let name = s.name.clone();
+            match open_disk(s, Vec::new()) {
+                Ok(d) if d.reader.size() > 0 => {
+                    for p in &read_table(&*d.reader).partitions {
+                        add(&mut volumes, p, Rc::new(Slice::new(d.reader.clone(), p.offset, p.length)), Some(&name));
+                    }
+                }
+                Ok(_) => disk.notes.push(format!("{name} is empty")),
+                Err(e) => disk.notes.push(format!("{name} can't be opened: {e}")),
+            }
+        }
+        if volumes.iter().any(|v| v.disk.is_some()) {
+            disk.notes.retain(|n| !n.starts_with("ignored the other selected files"));
+        }
+        let first = u32::try_from(volumes.len() + 1).unwrap_or(u32::MAX);
+        let assembly = assemble(&candidates, first);
+        for (i, sentence) in assembly.members {
+            if let Some(v) = volumes.get_mut(i) {
+                v.status = sentence;
+            }
+        }
+        for a in assembly.volumes {
+            let index = u32::try_from(volumes.len() + 1).unwrap_or(u32::MAX);
+            volumes.push(describe_assembled(index, &a));
+            readers.insert(index, a.reader);
+        }
+        let volume_notes = assembly.notes;
+        let image = Image { options, disk, table, volumes, readers, volume_notes, stats, opened: RefCell::new(HashMap::new()) };
         // Open readable filesystems now so `info` can show their facts and
         // problems; failures turn into the volume's status sentence.
         let mut volumes = image.volumes.clone();
@@ -193,6 +247,7 @@ impl Image {
             },
             table: TableSummary { kind: self.table.kind, notes: self.table.notes.clone() },
             volumes: self.volumes.clone(),
+            volume_notes: self.volume_notes.clone(),
         }
     }
 
@@ -233,7 +288,10 @@ impl Image {
         if !v.supported {
             return Err(Error::unsupported(format!("volume {index}: {}", v.status)));
         }
-        let reader: Reader = Rc::new(Slice::new(self.disk.reader.clone(), v.offset, v.length));
+        let reader: Reader = match self.readers.get(&index) {
+            Some(r) => r.clone(),
+            None => Rc::new(Slice::new(self.disk.reader.clone(), v.offset, v.length)),
+        };
         let fs: Rc<dyn FileSystem> = match v.fs {
             Some("ext2" | "ext3" | "ext4") => {
                 let options = Ext4Options { replay_journal: self.options.replay_journal };
@@ -429,6 +487,8 @@ fn describe(index: u32, p: &Partition, found: Option<Detected>) -> VolumeInfo {
         status: String::new(),
         problems: p.problems.clone(),
         details: Vec::new(),
+        disk: None,
+        assembled: false,
     };
     match found {
         Some(d) => {
@@ -446,4 +506,43 @@ fn describe(index: u32, p: &Partition, found: Option<Detected>) -> VolumeInfo {
         }
     }
     v
+}
+
+/// A logical volume or an array, described like a partition.
+fn describe_assembled(index: u32, a: &AssembledVolume) -> VolumeInfo {
+    let p = Partition {
+        offset: 0,
+        length: a.reader.size(),
+        type_id: None,
+        type_name: a.type_name.clone(),
+        name: Some(a.name.clone()),
+        problems: a.problems.clone(),
+    };
+    let found = if a.unreadable.is_some() { None } else { detect(&*a.reader).or_else(|| crate::fs::ext4::detect_from_backup(&a.reader)) };
+    let mut v = describe(index, &p, found);
+    v.assembled = true;
+    v.details.extend(a.details.iter().cloned());
+    if let Some(why) = &a.unreadable {
+        v.status = why.clone();
+    }
+    v
+}
+
+impl Image {
+    /// The index of the volume `spec` names: its number, or its name
+    /// (`centos/root`, `centos/root@7` for an older version).
+    pub fn volume_index(&self, spec: &str) -> Result<u32> {
+        if let Ok(n) = spec.parse::<u32>() {
+            return Ok(n);
+        }
+        if let Some(v) = self.volumes.iter().find(|v| v.name.as_deref() == Some(spec)) {
+            return Ok(v.index);
+        }
+        let named: Vec<&str> = self.volumes.iter().filter(|v| v.assembled).filter_map(|v| v.name.as_deref()).collect();
+        Err(Error::not_found(if named.is_empty() {
+            format!("there is no volume named {spec:?}; --volume takes a number from `salvage info`")
+        } else {
+            format!("there is no volume named {spec:?}; named volumes: {}", named.join(", "))
+        }))
+    }
 }

@@ -1,0 +1,203 @@
+//! Reading a logical volume: its segments mapped onto PVs (lvm2's
+//! device-mapper tables, `lib/activate/dev_manager.c`, done in memory).
+//!
+//! - linear / striped: an LV byte `o` in a segment of `n` stripes of
+//!   `stripe_bytes` lies in chunk `c = o / stripe_bytes`, on stripe
+//!   `c % n`, at row `c / n` of that stripe's area;
+//! - mirror / raid1: every leg holds the same bytes; the first leg that
+//!   reads wins, the next ones are tried on an error;
+//! - zero: zeros; other types (thin, snapshot, raid5 …): a sentence.
+//!
+//! Sub-LVs (mirror legs) are built recursively, at most [`MAX_DEPTH`]
+//! deep and never through an LV already on the path.
+
+use std::rc::Rc;
+
+use super::vg::{Area, LogicalVolume, SegmentKind, VolumeGroup};
+use crate::error::{Error, Result};
+use crate::read_at::{check_range, ReadAt, Reader};
+
+const MAX_DEPTH: usize = 8;
+
+/// Where an area's bytes are read from.
+#[derive(Clone)]
+struct Target {
+    /// None when the PV is missing; `missing` says which.
+    reader: Option<Reader>,
+    offset: u64,
+    missing: String,
+}
+
+impl Target {
+    fn read(&self, at: u64, buf: &mut [u8]) -> Result<()> {
+        let r = self.reader.as_ref().ok_or_else(|| Error::not_found(self.missing.clone()))?;
+        let pos = self.offset.checked_add(at).ok_or_else(|| Error::corrupt("LV offset overflows"))?;
+        r.read_exact_at(pos, buf)
+    }
+}
+
+enum Map {
+    Striped { stripe_bytes: u64, areas: Vec<Target> },
+    Mirror { legs: Vec<Target> },
+    Zero,
+    Fail(String),
+}
+
+struct Piece {
+    start: u64,
+    len: u64,
+    map: Map,
+}
+
+/// A logical volume as a [`ReadAt`].
+pub struct LvReader {
+    size: u64,
+    pieces: Vec<Piece>,
+    /// Sentences about parts that can't be read (missing PV, segment type).
+    pub problems: Vec<String>,
+}
+
+/// A PV of the VG: its device (when found) and how to name it when not.
+pub struct PvSlot {
+    pub reader: Option<Reader>,
+    pub missing: String,
+}
+
+impl LvReader {
+    pub fn new(vg: &VolumeGroup, lv: &LogicalVolume, pvs: &[PvSlot]) -> LvReader {
+        Self::build(vg, lv, pvs, &mut Vec::new())
+    }
+
+    fn build(vg: &VolumeGroup, lv: &LogicalVolume, pvs: &[PvSlot], path: &mut Vec<String>) -> LvReader {
+        path.push(lv.name.clone());
+        let eb = vg.extent_bytes;
+        let mut pieces = Vec::new();
+        let mut problems = Vec::new();
+        let target = |area: &Area, problems: &mut Vec<String>, path: &mut Vec<String>| -> Target {
+            match area {
+                Area::Pv { pv, start_extent } => {
+                    let slot = &pvs[*pv];
+                    let pe_start = vg.pvs[*pv].pe_start_bytes;
+                    // Checked in VolumeGroup::from_metadata for the PV's own extents; areas past them fail on read.
+                    let offset = start_extent.saturating_mul(eb).saturating_add(pe_start);
+                    if slot.reader.is_none() && !problems.contains(&slot.missing) {
+                        problems.push(slot.missing.clone());
+                    }
+                    Target { reader: slot.reader.clone(), offset, missing: slot.missing.clone() }
+                }
+                Area::Lv { name, start_extent } => {
+                    let missing = format!("LV {}/{} refers to LV {name}, which can't be read", vg.name, lv.name);
+                    let sub = vg.lv(name).filter(|_| path.len() < MAX_DEPTH && !path.contains(name));
+                    match sub {
+                        Some(sub) => {
+                            let r = Self::build(vg, sub, pvs, path);
+                            for p in &r.problems {
+                                if !problems.contains(p) {
+                                    problems.push(p.clone());
+                                }
+                            }
+                            Target { reader: Some(Rc::new(r)), offset: start_extent.saturating_mul(eb), missing }
+                        }
+                        None => {
+                            problems.push(missing.clone());
+                            Target { reader: None, offset: 0, missing }
+                        }
+                    }
+                }
+            }
+        };
+        for s in &lv.segments {
+            // Bounded in VolumeGroup::from_metadata.
+            let start = s.start_extent.saturating_mul(eb);
+            let len = s.extent_count.saturating_mul(eb);
+            let map = match &s.kind {
+                SegmentKind::Striped { stripe_bytes, areas } => Map::Striped {
+                    stripe_bytes: *stripe_bytes,
+                    areas: areas.iter().map(|a| target(a, &mut problems, path)).collect(),
+                },
+                SegmentKind::Mirror { legs } if !legs.is_empty() => {
+                    let legs: Vec<Target> = legs.iter().map(|a| target(a, &mut problems, path)).collect();
+                    // One readable leg is enough.
+                    if legs.iter().any(|l| l.reader.is_some()) {
+                        problems.retain(|p| !legs.iter().any(|l| &l.missing == p));
+                    }
+                    Map::Mirror { legs }
+                }
+                SegmentKind::Zero => Map::Zero,
+                _ => {
+                    let why = format!("segment type {} is not supported yet", s.type_name);
+                    if !problems.contains(&why) {
+                        problems.push(why.clone());
+                    }
+                    Map::Fail(why)
+                }
+            };
+            pieces.push(Piece { start, len, map });
+        }
+        path.pop();
+        let size = lv.extents().saturating_mul(eb);
+        LvReader { size, pieces, problems }
+    }
+
+    fn read_piece(&self, p: &Piece, at: u64, buf: &mut [u8]) -> Result<()> {
+        match &p.map {
+            Map::Zero => {
+                buf.fill(0);
+                Ok(())
+            }
+            Map::Fail(why) => Err(Error::unsupported(why.clone())),
+            Map::Mirror { legs } => {
+                let mut last = Error::not_found("the mirror has no legs");
+                for leg in legs {
+                    match leg.read(at, buf) {
+                        Ok(()) => return Ok(()),
+                        Err(e) => last = e,
+                    }
+                }
+                Err(last)
+            }
+            Map::Striped { stripe_bytes, areas } => {
+                if areas.len() == 1 || *stripe_bytes == 0 {
+                    return areas.first().ok_or_else(|| Error::corrupt("a segment has no stripes"))?.read(at, buf);
+                }
+                let n = areas.len() as u64;
+                let sb = *stripe_bytes;
+                let mut done = 0usize;
+                while done < buf.len() {
+                    let pos = at + done as u64;
+                    let chunk = pos / sb;
+                    let within = pos % sb;
+                    // Stripe index < n ≤ 256.
+                    let stripe = (chunk % n) as usize;
+                    let row = chunk / n;
+                    let take = ((sb - within) as usize).min(buf.len() - done);
+                    areas[stripe].read(row * sb + within, &mut buf[done..done + take])?;
+                    done += take;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl ReadAt for LvReader {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        check_range(offset, buf.len(), self.size)?;
+        let mut done = 0usize;
+        while done < buf.len() {
+            let pos = offset + done as u64;
+            // Pieces are sorted and contiguous (checked in from_metadata).
+            let i = self.pieces.partition_point(|p| p.start + p.len <= pos);
+            let p = self.pieces.get(i).ok_or_else(|| Error::corrupt("LV offset past its segments").at_offset(pos))?;
+            let at = pos - p.start;
+            let take = ((p.len - at).min((buf.len() - done) as u64)) as usize;
+            self.read_piece(p, at, &mut buf[done..done + take]).map_err(|e| e.at_offset(pos))?;
+            done += take;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,340 @@
+//! LVM2: physical volumes → volume groups → logical volumes as volumes.
+//!
+//! Each candidate volume with an LVM2 label is read: label, PV header,
+//! each metadata area's header, its committed text (CRC-checked) and,
+//! from the ring buffer, older texts. PVs are grouped by VG id; the
+//! highest `seqno` among the committed texts wins. A PV listed by the VG
+//! but not among the selected disks is named in a note, and only the LVs
+//! that touch it are unreadable.
+//!
+//! Older versions (lower seqno, still in a ring) are listed in notes, and
+//! each LV they describe differently from the newest version (deleted,
+//! shrunk, grown, moved later) becomes an extra volume named
+//! `vg/lv@seqno`, marked as from older metadata.
+
+pub mod label;
+pub mod lv;
+pub mod metadata;
+pub mod vg;
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use super::assemble::{AssembledVolume, Assembly, Candidate};
+use crate::read_at::Reader;
+use label::{texts_in_ring, MdaHeader, PvLabel};
+use lv::{LvReader, PvSlot};
+use vg::{LogicalVolume, SegmentKind, VolumeGroup};
+
+/// Older versions turned into volumes, per VG.
+const MAX_OLD_VOLUMES: usize = 64;
+/// Older versions listed per VG.
+const MAX_OLD_VERSIONS: usize = 32;
+
+struct FoundPv {
+    candidate: usize,
+    label: PvLabel,
+}
+
+/// Reads every PV among the candidates and assembles their VGs.
+pub fn assemble(candidates: &[Candidate], first_index: u32) -> Assembly {
+    let mut out = Assembly::default();
+    let mut pvs: Vec<FoundPv> = Vec::new();
+    // VG id → (newest text's VG, older VGs by seqno)
+    let mut current: BTreeMap<String, VolumeGroup> = BTreeMap::new();
+    let mut older: BTreeMap<String, BTreeMap<u64, VolumeGroup>> = BTreeMap::new();
+    for (ci, c) in candidates.iter().enumerate() {
+        if !label::has_label(&*c.reader) {
+            continue;
+        }
+        let label = match PvLabel::read(&*c.reader) {
+            Ok(l) => l,
+            Err(e) => {
+                out.members.push((ci, format!("LVM2 physical volume — its label is damaged: {e}")));
+                continue;
+            }
+        };
+        let mut problems = Vec::new();
+        for area in &label.metadata_areas {
+            let mda = match MdaHeader::read(&*c.reader, *area) {
+                Ok(m) => m,
+                Err(e) => {
+                    problems.push(format!("metadata area at byte {}: {e}", area.offset));
+                    continue;
+                }
+            };
+            match mda.read_current(&*c.reader).and_then(|t| VolumeGroup::from_metadata(&metadata::parse(&t)?)) {
+                Ok(g) => {
+                    let key = vg_key(&g);
+                    if current.get(&key).is_none_or(|old| old.seqno < g.seqno) {
+                        if let Some(prev) = current.insert(key.clone(), g) {
+                            older.entry(key).or_default().insert(prev.seqno, prev);
+                        }
+                    } else {
+                        older.entry(key).or_default().insert(g.seqno, g);
+                    }
+                }
+                Err(e) => problems.push(format!("metadata area at byte {}: {e}", area.offset)),
+            }
+            if let Some(ring) = mda.read_ring(&*c.reader) {
+                for text in texts_in_ring(&ring) {
+                    if let Ok(g) = metadata::parse(&text).and_then(|t| VolumeGroup::from_metadata(&t)) {
+                        older.entry(vg_key(&g)).or_default().entry(g.seqno).or_insert(g);
+                    }
+                }
+            }
+        }
+        if !problems.is_empty() {
+            out.notes.push(format!("{}: LVM2 physical volume: {}", c.name, problems.join("; ")));
+        }
+        pvs.push(FoundPv { candidate: ci, label });
+    }
+    // A VG whose committed texts are all damaged: use the newest ring text.
+    for (key, versions) in older.iter_mut() {
+        if !current.contains_key(key) {
+            if let Some((_, g)) = versions.pop_last() {
+                out.notes.push(format!(
+                    "VG {}: no committed metadata could be read; the newest version found in the metadata ring (seqno {}) is used",
+                    g.name, g.seqno
+                ));
+                current.insert(key.clone(), g);
+            }
+        }
+    }
+    let mut next_index = first_index;
+    let mut used = vec![false; pvs.len()];
+    for (key, g) in &current {
+        let slots: Vec<PvSlot> = g
+            .pvs
+            .iter()
+            .map(|p| {
+                let found = pvs.iter().position(|f| f.label.pv_uuid == p.uuid);
+                if let Some(i) = found {
+                    used[i] = true;
+                }
+                PvSlot {
+                    reader: found.map(|i| candidates[pvs[i].candidate].reader.clone()),
+                    missing: format!(
+                        "PV {} of VG {} (uuid {}{}) is missing: select its disk image too",
+                        p.key,
+                        g.name,
+                        dashed(&p.uuid),
+                        p.device.as_deref().map(|d| format!(", was {d}")).unwrap_or_default()
+                    ),
+                }
+            })
+            .collect();
+        for s in slots.iter().filter(|s| s.reader.is_none()) {
+            out.notes.push(s.missing.clone());
+        }
+        let pv_names: Vec<String> = g
+            .pvs
+            .iter()
+            .zip(&slots)
+            .map(|(p, s)| {
+                let on = pvs
+                    .iter()
+                    .find(|f| f.label.pv_uuid == p.uuid)
+                    .map(|f| candidates[f.candidate].name.clone())
+                    .unwrap_or_else(|| "missing".into());
+                let _ = s;
+                format!("{} on {on}", p.key)
+            })
+            .collect();
+        let first = next_index;
+        for lv in g.lvs.iter().filter(|l| l.visible) {
+            out.volumes.push(lv_volume(g, lv, &slots, None, &pv_names));
+            next_index = next_index.saturating_add(1);
+        }
+        let after_current = next_index;
+        // Older versions.
+        let mut old_count = 0;
+        if let Some(versions) = older.get(key) {
+            let mut added: Vec<(String, Vec<vg::Segment>)> = Vec::new();
+            let mut same: Vec<u64> = Vec::new();
+            for (seqno, old) in versions.iter().rev().filter(|(s, _)| **s < g.seqno).take(MAX_OLD_VERSIONS) {
+                let mut changes = Vec::new();
+                for lv in old.lvs.iter().filter(|l| l.visible) {
+                    let now = g.lv(&lv.name);
+                    let change = match now {
+                        None => "deleted later",
+                        Some(n) if n.segments == lv.segments => continue,
+                        Some(n) if n.extents() < lv.extents() => "shrunk later",
+                        Some(n) if n.extents() > lv.extents() => "grown later",
+                        Some(_) => "moved later",
+                    };
+                    changes.push(format!("LV {} ({change})", lv.name));
+                    if old_count < MAX_OLD_VOLUMES && !added.iter().any(|(n, s)| n == &lv.name && s == &lv.segments) {
+                        let old_slots = slots_for(old, g, &slots);
+                        let mut v = lv_volume(old, lv, &old_slots, Some((*seqno, g.seqno, change)), &pv_names);
+                        v.name = format!("{}/{}@{seqno}", old.name, lv.name);
+                        out.volumes.push(v);
+                        added.push((lv.name.clone(), lv.segments.clone()));
+                        old_count += 1;
+                        next_index = next_index.saturating_add(1);
+                    }
+                }
+                let when = old.written.map(|t| format!(", {}", date(t))).unwrap_or_default();
+                if changes.is_empty() {
+                    same.push(*seqno);
+                } else {
+                    out.notes.push(format!("VG {}, seqno {seqno}{when}: {}", old.name, changes.join(", ")));
+                }
+            }
+            if !same.is_empty() {
+                let list: Vec<String> = same.iter().rev().map(|s| s.to_string()).collect();
+                out.notes.push(format!(
+                    "VG {}: older metadata (seqno {}) in the metadata ring describes the same LVs as now",
+                    g.name,
+                    list.join(", ")
+                ));
+            }
+        }
+        let last = after_current.saturating_sub(1);
+        let lvs = if after_current == first {
+            "it has no logical volumes".to_string()
+        } else if last == first {
+            format!("its logical volume is volume {first}")
+        } else {
+            format!("its logical volumes are volumes {first}–{last}")
+        };
+        for (i, f) in pvs.iter().enumerate() {
+            if g.pvs.iter().any(|p| p.uuid == f.label.pv_uuid) {
+                used[i] = true;
+                out.members.push((f.candidate, format!("LVM2 physical volume of VG {} (seqno {}) — {lvs}", g.name, g.seqno)));
+            }
+        }
+    }
+    for (i, f) in pvs.iter().enumerate() {
+        if !used[i] {
+            let sentence = if f.label.metadata_areas.is_empty() {
+                "LVM2 physical volume without metadata — select the other PVs of its volume group too"
+            } else {
+                "LVM2 physical volume — no readable volume group metadata on it"
+            };
+            out.members.push((f.candidate, sentence.to_string()));
+        }
+    }
+    out
+}
+
+fn vg_key(g: &VolumeGroup) -> String {
+    if g.id.is_empty() { g.name.clone() } else { g.id.clone() }
+}
+
+/// Slots for an older version's PVs, by UUID among the newest version's.
+fn slots_for(old: &VolumeGroup, now: &VolumeGroup, slots: &[PvSlot]) -> Vec<PvSlot> {
+    old.pvs
+        .iter()
+        .map(|p| match now.pvs.iter().position(|q| q.uuid == p.uuid) {
+            Some(i) => PvSlot { reader: slots[i].reader.clone(), missing: slots[i].missing.clone() },
+            None => PvSlot {
+                reader: None,
+                missing: format!("PV {} (uuid {}) of an older version of VG {} is no longer in it", p.key, dashed(&p.uuid), old.name),
+            },
+        })
+        .collect()
+}
+
+fn lv_volume(g: &VolumeGroup, lv: &LogicalVolume, slots: &[PvSlot], old: Option<(u64, u64, &str)>, pv_names: &[String]) -> AssembledVolume {
+    let reader = LvReader::new(g, lv, slots);
+    let mut problems = reader.problems.clone();
+    let mut details = vec![
+        ("volume group".to_string(), format!("{} (seqno {}; {})", g.name, g.seqno, pv_names.join(", "))),
+        ("segments".to_string(), segments_text(g, lv)),
+    ];
+    if let Some(t) = lv.creation_time {
+        details.push(("created".into(), date(t)));
+    }
+    let unreadable = if lv.segments.iter().any(|s| matches!(s.kind, SegmentKind::ThinPool { .. })) {
+        Some("LVM2 thin pool — holds thin volumes, no files of its own".to_string())
+    } else if reader.problems.iter().any(|p| p.ends_with("not supported yet")) {
+        Some(format!("LVM2 logical volume — {}", reader.problems.join("; ")))
+    } else if !reader.problems.is_empty() {
+        Some(format!("LVM2 logical volume — can't be read: {}", reader.problems.join("; ")))
+    } else {
+        None
+    };
+    let mut type_name = "LVM2 logical volume".to_string();
+    if let Some((seqno, newest, change)) = old {
+        type_name = format!("LVM2 logical volume from older metadata (seqno {seqno})");
+        details.insert(0, ("metadata".into(), format!("older version, seqno {seqno}; the newest is {newest}")));
+        problems.insert(
+            0,
+            format!("this is the LV as metadata seqno {seqno} described it ({change}); its extents may since have been reused, so check what you recover"),
+        );
+    }
+    AssembledVolume { name: format!("{}/{}", g.name, lv.name), type_name, reader: Rc::new(reader) as Reader, details, problems, unreadable }
+}
+
+fn segments_text(g: &VolumeGroup, lv: &LogicalVolume) -> String {
+    let parts: Vec<String> = lv
+        .segments
+        .iter()
+        .map(|s| {
+            let size = human(s.extent_count.saturating_mul(g.extent_bytes));
+            let pv_name = |a: &vg::Area| match a {
+                vg::Area::Pv { pv, start_extent } => format!("{}:{start_extent}", g.pvs[*pv].key),
+                vg::Area::Lv { name, start_extent } => format!("{name}:{start_extent}"),
+            };
+            match &s.kind {
+                SegmentKind::Striped { stripe_bytes: 0, areas } => {
+                    format!("linear {size} on {}", areas.iter().map(pv_name).collect::<Vec<_>>().join(", "))
+                }
+                SegmentKind::Striped { stripe_bytes, areas } => format!(
+                    "striped {size}, {} stripes of {} on {}",
+                    areas.len(),
+                    human(*stripe_bytes),
+                    areas.iter().map(pv_name).collect::<Vec<_>>().join(", ")
+                ),
+                SegmentKind::Mirror { legs } => {
+                    format!("{} {size}, {} legs: {}", s.type_name, legs.len(), legs.iter().map(pv_name).collect::<Vec<_>>().join(", "))
+                }
+                _ => format!("{} {size}", s.type_name),
+            }
+        })
+        .collect();
+    parts.join("; ")
+}
+
+fn dashed(uuid: &str) -> String {
+    // lvm2 shows 32-character UUIDs as 6-4-4-4-4-4-6.
+    if uuid.len() != 32 || !uuid.is_ascii() {
+        return uuid.to_string();
+    }
+    let cuts = [6, 10, 14, 18, 22, 26];
+    let mut s = String::new();
+    for (i, c) in uuid.chars().enumerate() {
+        if cuts.contains(&i) {
+            s.push('-');
+        }
+        s.push(c);
+    }
+    s
+}
+
+fn date(secs: i64) -> String {
+    let iso = crate::fs::Timestamp { secs, nanos: 0 }.iso8601();
+    // 2024-05-01T12:00:00Z → 2024-05-01 12:00 UTC
+    match (iso.get(0..10), iso.get(11..16)) {
+        (Some(d), Some(t)) => format!("{d} {t} UTC"),
+        _ => iso,
+    }
+}
+
+fn human(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{bytes} B")
+    } else if v.fract() == 0.0 {
+        format!("{v:.0} {}", UNITS[u])
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
