@@ -191,7 +191,12 @@ fn detect_lvm(r: &dyn ReadAt) -> Option<Detected> {
     for sector in 0..4u64 {
         let s = read(r, sector * 512, 32)?;
         if &s[0..8] == b"LABELONE" && &s[24..32] == b"LVM2 001" {
-            return Some(found(FsKind::Lvm2));
+            // The PV header (usually right after the label) starts with the PV UUID.
+            let offset_xl = u64::from(le32(&s, 0x14));
+            let uuid = read(r, sector * 512 + offset_xl.min(480), 32)
+                .filter(|u| u.iter().all(|c| c.is_ascii_alphanumeric()))
+                .map(|u| crate::volume::lvm::dashed(&String::from_utf8_lossy(&u)));
+            return Some(Detected { kind: FsKind::Lvm2, label: None, uuid, detail: None });
         }
     }
     None

@@ -242,9 +242,14 @@ impl MdaHeader {
     }
 }
 
-/// Every text in a ring that looks like the start of a VG's metadata
-/// (`name {\nid = "…"\nseqno = `), read up to its NUL, wrapping once.
-pub fn texts_in_ring(ring: &[u8]) -> Vec<Vec<u8>> {
+/// Older texts looked at in one ring, at most.
+const MAX_RING_TEXTS: usize = 128;
+/// An older text longer than this is not read.
+const MAX_RING_TEXT_BYTES: usize = 4 << 20;
+
+/// Where texts in a ring start that look like the start of a VG's
+/// metadata (`name {\nid = "…"\nseqno = `).
+pub fn texts_in_ring(ring: &[u8]) -> Vec<usize> {
     const MARK: &[u8] = b" {\nid = \"";
     let mut out = Vec::new();
     let n = ring.len();
@@ -273,18 +278,28 @@ pub fn texts_in_ring(ring: &[u8]) -> Vec<Vec<u8>> {
                 len += 1;
             }
             if ok && len > 0 {
-                let mut text = Vec::new();
-                let mut k = s;
-                while text.len() < n && at(k) != 0 {
-                    text.push(at(k));
-                    k += 1;
+                out.push(s);
+                if out.len() >= MAX_RING_TEXTS {
+                    break;
                 }
-                out.push(text);
             }
         }
         i += 1;
     }
     out
+}
+
+/// The text starting at `start` in a ring, up to its NUL, wrapping once.
+pub fn ring_text(ring: &[u8], start: usize) -> Vec<u8> {
+    let n = ring.len();
+    let limit = n.min(MAX_RING_TEXT_BYTES);
+    let mut text = Vec::new();
+    let mut k = start;
+    while text.len() < limit && ring[k % n] != 0 {
+        text.push(ring[k % n]);
+        k += 1;
+    }
+    text
 }
 
 fn is_name_byte(b: u8) -> bool {
@@ -333,6 +348,7 @@ mod tests {
             ring[(54 + k) % 64] = *b;
         }
         let found = texts_in_ring(&ring);
-        assert_eq!(found, vec![t.to_vec()]);
+        assert_eq!(found, vec![54]);
+        assert_eq!(ring_text(&ring, 54), t.to_vec());
     }
 }

@@ -9,8 +9,9 @@
 //! - zero: zeros; other types (thin, snapshot, raid5 …): a sentence.
 //!
 //! Sub-LVs (mirror legs) are built recursively, at most [`MAX_DEPTH`]
-//! deep and never through an LV already on the path.
+//! deep, never through an LV already on the path, and each once.
 
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::vg::{Area, LogicalVolume, SegmentKind, VolumeGroup};
@@ -49,6 +50,9 @@ struct Piece {
     map: Map,
 }
 
+/// Sub-LV readers already built for one LV, by name.
+type Built = HashMap<String, Rc<LvReader>>;
+
 /// A logical volume as a [`ReadAt`].
 pub struct LvReader {
     size: u64,
@@ -65,15 +69,15 @@ pub struct PvSlot {
 
 impl LvReader {
     pub fn new(vg: &VolumeGroup, lv: &LogicalVolume, pvs: &[PvSlot]) -> LvReader {
-        Self::build(vg, lv, pvs, &mut Vec::new())
+        Self::build(vg, lv, pvs, &mut Vec::new(), &mut HashMap::new())
     }
 
-    fn build(vg: &VolumeGroup, lv: &LogicalVolume, pvs: &[PvSlot], path: &mut Vec<String>) -> LvReader {
+    fn build(vg: &VolumeGroup, lv: &LogicalVolume, pvs: &[PvSlot], path: &mut Vec<String>, built: &mut Built) -> LvReader {
         path.push(lv.name.clone());
         let eb = vg.extent_bytes;
         let mut pieces = Vec::new();
         let mut problems = Vec::new();
-        let target = |area: &Area, problems: &mut Vec<String>, path: &mut Vec<String>| -> Target {
+        let target = |area: &Area, problems: &mut Vec<String>, path: &mut Vec<String>, built: &mut Built| -> Target {
             match area {
                 Area::Pv { pv, start_extent } => {
                     let slot = &pvs[*pv];
@@ -90,13 +94,21 @@ impl LvReader {
                     let sub = vg.lv(name).filter(|_| path.len() < MAX_DEPTH && !path.contains(name));
                     match sub {
                         Some(sub) => {
-                            let r = Self::build(vg, sub, pvs, path);
+                            // Each sub-LV is built once, however many legs name it.
+                            let r = match built.get(name) {
+                                Some(r) => r.clone(),
+                                None => {
+                                    let r = Rc::new(Self::build(vg, sub, pvs, path, built));
+                                    built.insert(name.clone(), r.clone());
+                                    r
+                                }
+                            };
                             for p in &r.problems {
                                 if !problems.contains(p) {
                                     problems.push(p.clone());
                                 }
                             }
-                            Target { reader: Some(Rc::new(r)), offset: start_extent.saturating_mul(eb), missing }
+                            Target { reader: Some(r), offset: start_extent.saturating_mul(eb), missing }
                         }
                         None => {
                             problems.push(missing.clone());
@@ -113,10 +125,10 @@ impl LvReader {
             let map = match &s.kind {
                 SegmentKind::Striped { stripe_bytes, areas } => Map::Striped {
                     stripe_bytes: *stripe_bytes,
-                    areas: areas.iter().map(|a| target(a, &mut problems, path)).collect(),
+                    areas: areas.iter().map(|a| target(a, &mut problems, path, built)).collect(),
                 },
                 SegmentKind::Mirror { legs } if !legs.is_empty() => {
-                    let legs: Vec<Target> = legs.iter().map(|a| target(a, &mut problems, path)).collect();
+                    let legs: Vec<Target> = legs.iter().map(|a| target(a, &mut problems, path, built)).collect();
                     // One readable leg is enough.
                     if legs.iter().any(|l| l.reader.is_some()) {
                         problems.retain(|p| !legs.iter().any(|l| &l.missing == p));

@@ -296,12 +296,6 @@ pub fn parse(text: &[u8]) -> Result<Section> {
     p.items(0)
 }
 
-#[doc(hidden)]
-pub fn fuzz(data: &[u8]) {
-    if let Ok(top) = parse(data) {
-        let _ = super::vg::VolumeGroup::from_metadata(&top);
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -22,7 +22,7 @@ use std::rc::Rc;
 
 use super::assemble::{AssembledVolume, Assembly, Candidate};
 use crate::read_at::Reader;
-use label::{texts_in_ring, MdaHeader, PvLabel};
+use label::{ring_text, texts_in_ring, MdaHeader, PvLabel};
 use lv::{LvReader, PvSlot};
 use vg::{LogicalVolume, SegmentKind, VolumeGroup};
 
@@ -34,6 +34,8 @@ const MAX_OLD_VERSIONS: usize = 32;
 struct FoundPv {
     candidate: usize,
     label: PvLabel,
+    /// Its metadata areas hold no metadata: a PV not in any VG.
+    empty: bool,
 }
 
 /// Reads every PV among the candidates and assembles their VGs.
@@ -55,6 +57,7 @@ pub fn assemble(candidates: &[Candidate], first_index: u32) -> Assembly {
             }
         };
         let mut problems = Vec::new();
+        let mut empty_areas = 0;
         for area in &label.metadata_areas {
             let mda = match MdaHeader::read(&*c.reader, *area) {
                 Ok(m) => m,
@@ -74,11 +77,12 @@ pub fn assemble(candidates: &[Candidate], first_index: u32) -> Assembly {
                         older.entry(key).or_default().insert(g.seqno, g);
                     }
                 }
+                Err(e) if e.kind() == crate::ErrorKind::NotFound => empty_areas += 1,
                 Err(e) => problems.push(format!("metadata area at byte {}: {e}", area.offset)),
             }
             if let Some(ring) = mda.read_ring(&*c.reader) {
-                for text in texts_in_ring(&ring) {
-                    if let Ok(g) = metadata::parse(&text).and_then(|t| VolumeGroup::from_metadata(&t)) {
+                for start in texts_in_ring(&ring) {
+                    if let Ok(g) = metadata::parse(&ring_text(&ring, start)).and_then(|t| VolumeGroup::from_metadata(&t)) {
                         older.entry(vg_key(&g)).or_default().entry(g.seqno).or_insert(g);
                     }
                 }
@@ -87,7 +91,7 @@ pub fn assemble(candidates: &[Candidate], first_index: u32) -> Assembly {
         if !problems.is_empty() {
             out.notes.push(format!("{}: LVM2 physical volume: {}", c.name, problems.join("; ")));
         }
-        pvs.push(FoundPv { candidate: ci, label });
+        pvs.push(FoundPv { candidate: ci, label, empty: empty_areas > 0 && problems.is_empty() });
     }
     // A VG whose committed texts are all damaged: use the newest ring text.
     for (key, versions) in older.iter_mut() {
@@ -207,7 +211,9 @@ pub fn assemble(candidates: &[Candidate], first_index: u32) -> Assembly {
     }
     for (i, f) in pvs.iter().enumerate() {
         if !used[i] {
-            let sentence = if f.label.metadata_areas.is_empty() {
+            let sentence = if f.empty {
+                "LVM2 physical volume, not part of any volume group (its metadata area is empty)"
+            } else if f.label.metadata_areas.is_empty() {
                 "LVM2 physical volume without metadata — select the other PVs of its volume group too"
             } else {
                 "LVM2 physical volume — no readable volume group metadata on it"
@@ -216,6 +222,28 @@ pub fn assemble(candidates: &[Candidate], first_index: u32) -> Assembly {
         }
     }
     out
+}
+
+/// The fuzz target's body: `data` as a metadata text (parsed, read as a
+/// VG, every LV mapped over small zero PVs and read at its start, middle
+/// and end), then as a whole PV image (label, areas, texts in the ring).
+#[doc(hidden)]
+pub fn fuzz_metadata(data: &[u8]) {
+    use crate::read_at::{MemReader, ReadAt};
+    if let Ok(g) = metadata::parse(data).and_then(|t| VolumeGroup::from_metadata(&t)) {
+        let pv: Reader = Rc::new(MemReader::new(vec![0; 1 << 16]));
+        let slots: Vec<PvSlot> = g.pvs.iter().map(|_| PvSlot { reader: Some(pv.clone()), missing: String::new() }).collect();
+        for lv in g.lvs.iter().take(64) {
+            let r = LvReader::new(&g, lv, &slots);
+            let mut buf = [0u8; 4096];
+            for at in [0, r.size() / 2, r.size().saturating_sub(4096)] {
+                let n = buf.len().min(usize::try_from(r.size().saturating_sub(at)).unwrap_or(4096));
+                let _ = r.read_exact_at(at, &mut buf[..n]);
+            }
+        }
+    }
+    let disk: Reader = Rc::new(MemReader::new(data.to_vec()));
+    let _ = assemble(&[Candidate { name: "fuzz".into(), reader: disk }], 1);
 }
 
 fn vg_key(g: &VolumeGroup) -> String {
@@ -297,7 +325,7 @@ fn segments_text(g: &VolumeGroup, lv: &LogicalVolume) -> String {
     parts.join("; ")
 }
 
-fn dashed(uuid: &str) -> String {
+pub fn dashed(uuid: &str) -> String {
     // lvm2 shows 32-character UUIDs as 6-4-4-4-4-4-6.
     if uuid.len() != 32 || !uuid.is_ascii() {
         return uuid.to_string();
@@ -336,5 +364,41 @@ fn human(bytes: u64) -> String {
         format!("{v:.0} {}", UNITS[u])
     } else {
         format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::read_at::ReadAt;
+
+    fn vg_text(lvs: &str) -> String {
+        format!(
+            "v {{\nid = \"a\"\nseqno = 1\nextent_size = 8\nphysical_volumes {{\npv0 {{\nid = \"x\"\npe_start = 8\npe_count = 100\n}}\n}}\nlogical_volumes {{\n{lvs}\n}}\n}}\n"
+        )
+    }
+
+    #[test]
+    fn loops_and_absurd_sizes_end() {
+        // A mirror whose leg is itself, two mirrors naming each other, a
+        // striped LV running far past its PV, an unknown segment type.
+        let text = vg_text(
+            "a {\nsegment1 {\nstart_extent = 0\nextent_count = 4\ntype = \"mirror\"\nmirrors = [\"a\", 0, \"b\", 0]\n}\n}\n\
+             b {\nsegment1 {\nstart_extent = 0\nextent_count = 4\ntype = \"mirror\"\nmirrors = [\"a\", 0]\n}\n}\n\
+             c {\nsegment1 {\nstart_extent = 0\nextent_count = 4000000000\nstripe_count = 1\nstripes = [\"pv0\", 99]\n}\n}\n\
+             d {\nsegment1 {\nstart_extent = 0\nextent_count = 4\ntype = \"raid6\"\n}\n}",
+        );
+        fuzz_metadata(text.as_bytes());
+        let g = VolumeGroup::from_metadata(&metadata::parse(text.as_bytes()).unwrap()).unwrap();
+        let pv: Reader = Rc::new(crate::read_at::MemReader::new(vec![0; 1 << 16]));
+        let slots = [PvSlot { reader: Some(pv), missing: "gone".into() }];
+        let a = LvReader::new(&g, g.lv("a").unwrap(), &slots);
+        let mut b = [0u8; 16];
+        assert!(a.read_exact_at(0, &mut b).is_err());
+        let d = LvReader::new(&g, g.lv("d").unwrap(), &slots);
+        assert_eq!(d.problems, ["segment type raid6 is not supported yet"]);
+        let c = LvReader::new(&g, g.lv("c").unwrap(), &slots);
+        let e = c.read_exact_at(1 << 30, &mut b).unwrap_err();
+        assert!(e.to_string().contains("short read"), "{e}");
     }
 }
