@@ -354,8 +354,8 @@ fn corpus_lvm_md_luks_members() {
         ("lvm2", "lvm2", Some("Vynv4k-APH8-xQER-HSBb-8VJ3-SvFF-PB5O1U"), "LVM2 physical volume, not part of any volume group"),
         ("luks1", "luks", Some("e5f398d9-39da-4b6a-9ac3-e085a9394e7c"), "LUKS encrypted volume — encrypted, not supported yet"),
         ("luks2", "luks", Some("202265fe-9842-4c2d-ac9b-aba1b05deb63"), "LUKS encrypted volume — encrypted, not supported yet"),
-        ("mdraid", "linux_raid", None, ""),
-        ("mdraid-1", "linux_raid", None, ""),
+        ("mdraid", "linux_raid", Some("37c76b91-011a-05c5-d30c-1fd4c5c3dbbc"), "Linux software RAID member 0 of md0 (RAID1, metadata 0.90)"),
+        ("mdraid-1", "linux_raid", Some("77e61baf-c0b5-d7d0-39cf-575b64d4878c"), "Linux software RAID member 0 of troy.t-8ch.de:0 (RAID0, metadata 1.2)"),
     ];
     for (stem, fs, uuid, status) in cases {
         let Some(img) = corpus_image(stem) else {
@@ -369,5 +369,13 @@ fn corpus_lvm_md_luks_members() {
             assert_eq!(v.uuid.as_deref(), Some(u), "{stem}");
         }
         assert!(v.status.starts_with(status), "{stem}: {}", v.status);
+        // The arrays assemble with mdadm -E's sizes: a degraded 0.90 mirror
+        // (Array Size 10176 KiB), a one-member 1.2 RAID0 (16384 sectors).
+        let array = image.volumes().get(1).map(|a| (a.type_name.as_str(), a.length));
+        match stem {
+            "mdraid" => assert_eq!(array, Some(("Linux md RAID1 array", 10176 * 1024))),
+            "mdraid-1" => assert_eq!(array, Some(("Linux md RAID0 array", 16384 * 512))),
+            _ => assert_eq!(array, None),
+        }
     }
 }

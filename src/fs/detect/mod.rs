@@ -215,6 +215,11 @@ fn detect_md(r: &dyn ReadAt) -> Option<Detected> {
     for (at, version) in spots {
         if let Some(b) = read(r, at, 4) {
             if le32(&b, 0) == MAGIC {
+                if let Some(Ok(sb)) = crate::volume::md::MdSuperblock::find(r) {
+                    let label = (sb.version != "0.90").then(|| sb.name.clone());
+                    let detail = format!("{}, metadata {}", sb.level_name(), sb.version);
+                    return Some(Detected { kind: FsKind::LinuxRaid, label, uuid: Some(sb.uuid_string()), detail: Some(detail) });
+                }
                 return Some(Detected { kind: FsKind::LinuxRaid, label: None, uuid: None, detail: Some(format!("metadata {version}")) });
             }
         }
