@@ -38,13 +38,19 @@ fn le64(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(a)
 }
 
-/// mdadm's checksum: the sum of the little-endian words, high half folded in.
+/// mdadm's checksum: the sum of the little-endian words (and a last
+/// 16-bit half word), high half folded in; the checksum field counts as 0.
 fn fold_sum(b: &[u8], skip: usize) -> u32 {
     let mut sum = 0u64;
-    for (i, w) in b.chunks_exact(4).enumerate() {
+    let words = b.chunks_exact(4);
+    let rest = words.remainder();
+    for (i, w) in words.enumerate() {
         if i * 4 != skip {
             sum = sum.wrapping_add(u64::from(le32(w, 0)));
         }
+    }
+    if rest.len() >= 2 {
+        sum = sum.wrapping_add(u64::from(u16::from_le_bytes([rest[0], rest[1]])));
     }
     ((sum & 0xffff_ffff) + (sum >> 32)) as u32
 }
