@@ -522,7 +522,7 @@ fn describe_assembled(index: u32, a: &AssembledVolume) -> VolumeInfo {
     let mut v = describe(index, &p, found);
     v.assembled = true;
     v.details.extend(a.details.iter().cloned());
-    if let Some(why) = &a.unreadable {
+    if let Some(why) = a.unreadable.as_ref().or(a.member_of.as_ref()) {
         v.status = why.clone();
     }
     v

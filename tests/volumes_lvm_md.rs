@@ -640,3 +640,37 @@ fn md_raid1_raid0_raid10_raid5_through_the_stack() {
         }
     }
 }
+
+/// The dedicated-server layout: an LVM PV on a RAID1 array (0.90, data
+/// from byte 0). One member alone opens the mirror, then the VG on it.
+#[test]
+fn lvm_on_a_degraded_md_mirror() {
+    if !is_root() {
+        eprintln!("skipped: needs root for losetup");
+        return;
+    }
+    let dir = scratch("lvm-on-md");
+    let pv = dir.join("array.img");
+    std::fs::File::create(&pv).unwrap().set_len(24 * MIB).unwrap();
+    let files: BTreeMap<String, PathBuf>;
+    {
+        let l = Loop::new(&pv);
+        let devs = [&l];
+        files = [(l.0.clone(), pv.clone())].into_iter().collect();
+        lvm(&devs, &["pvcreate", "-q", &l.0]);
+        lvm(&devs, &["vgcreate", "-q", "-s", "1m", "salvmd", &l.0]);
+        lvm(&devs, &["lvcreate", "-q", "--driverloaded", "n", "-an", "-Zn", "-L", "10m", "-n", "root", "salvmd"]);
+        let src = tree(&dir, 30);
+        let fs = ext4_of(&dir, "root", &src, 10 * MIB);
+        write_lv(&devs, &files, "salvmd", "root", &fs);
+    }
+    let array = std::fs::read(&pv).unwrap();
+    let members = md_array(&dir, "0.90", 1, 2, &array, 24 * MIB);
+    let image = open(&members[1], &[]);
+    let root = volume(&image, "salvmd/root");
+    assert!(root.supported, "{}", root.status);
+    compare(&*image.filesystem(root.index).unwrap(), &dir.join("tree-30"), "");
+    let md = image.volumes().iter().find(|v| v.name.as_deref() == Some("md5")).unwrap();
+    assert!(md.status.starts_with("LVM2 physical volume of VG salvmd"), "{}", md.status);
+    assert!(image.volumes()[0].status.starts_with("Linux software RAID member 1 of md5 (RAID1, metadata 0.90)"), "{}", image.volumes()[0].status);
+}

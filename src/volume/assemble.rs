@@ -28,6 +28,9 @@ pub struct AssembledVolume {
     pub problems: Vec<String>,
     /// Set when its contents can't be read at all: why, as a sentence.
     pub unreadable: Option<String>,
+    /// Set when it is itself a member of what was assembled above it (an
+    /// array holding an LVM2 PV): that sentence.
+    pub member_of: Option<String>,
 }
 
 /// What assembling found.
@@ -46,17 +49,38 @@ pub fn assemble(candidates: &[Candidate], first_index: u32) -> Assembly {
     let mut out = Assembly::default();
     let md = super::md::assemble(candidates);
     out.notes.extend(md.notes);
-    out.members.extend(md.members);
-    let mut all: Vec<Candidate> = candidates.to_vec();
-    for a in &md.volumes {
+    out.members.extend(md.members.iter().cloned());
+    // md members are read through their arrays only: a 0.90 or 1.0 member
+    // starts with the array's data, so it would look like a PV itself.
+    // `origin[i]`: Ok(candidate index) or Err(array index).
+    let mut all: Vec<Candidate> = Vec::new();
+    let mut origin: Vec<std::result::Result<usize, usize>> = Vec::new();
+    for (i, c) in candidates.iter().enumerate() {
+        if !md.members.iter().any(|(m, _)| *m == i) {
+            all.push(c.clone());
+            origin.push(Ok(i));
+        }
+    }
+    for (i, a) in md.volumes.iter().enumerate() {
         all.push(Candidate { name: a.name.clone(), reader: a.reader.clone() });
+        origin.push(Err(i));
     }
     out.volumes.extend(md.volumes);
     let next = first_index.saturating_add(u32::try_from(out.volumes.len()).unwrap_or(u32::MAX));
     let lvm = super::lvm::assemble(&all, next);
     out.notes.extend(lvm.notes);
-    // LVM members that are arrays are not candidates of the caller.
-    out.members.extend(lvm.members.into_iter().filter(|(i, _)| *i < candidates.len()));
+    // LVM members that are arrays are described on the array itself.
+    for (i, sentence) in lvm.members {
+        match origin.get(i) {
+            Some(Err(a)) => {
+                if let Some(v) = out.volumes.get_mut(*a) {
+                    v.member_of = Some(sentence);
+                }
+            }
+            Some(Ok(c)) => out.members.push((*c, sentence)),
+            None => {}
+        }
+    }
     out.volumes.extend(lvm.volumes);
     out
 }

@@ -416,6 +416,7 @@ pub fn assemble(candidates: &[Candidate]) -> Assembly {
             details,
             problems,
             unreadable: unreadable.map(|u| format!("Linux md {} array — {u}", sb.level_name())),
+            member_of: None,
         });
     }
     out

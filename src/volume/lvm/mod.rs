@@ -292,7 +292,7 @@ fn lv_volume(g: &VolumeGroup, lv: &LogicalVolume, slots: &[PvSlot], old: Option<
             format!("this is the LV as metadata seqno {seqno} described it ({change}); its extents may since have been reused, so check what you recover"),
         );
     }
-    AssembledVolume { name: format!("{}/{}", g.name, lv.name), type_name, reader: Rc::new(reader) as Reader, details, problems, unreadable }
+    AssembledVolume { name: format!("{}/{}", g.name, lv.name), type_name, reader: Rc::new(reader) as Reader, details, problems, unreadable, member_of: None }
 }
 
 fn segments_text(g: &VolumeGroup, lv: &LogicalVolume) -> String {
