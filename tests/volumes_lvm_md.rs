@@ -674,3 +674,92 @@ fn lvm_on_a_degraded_md_mirror() {
     assert!(md.status.starts_with("LVM2 physical volume of VG salvmd"), "{}", md.status);
     assert!(image.volumes()[0].status.starts_with("Linux software RAID member 1 of md5 (RAID1, metadata 0.90)"), "{}", image.volumes()[0].status);
 }
+
+/// One LV of a written metadata text, `segment1` given.
+fn lv_text(name: &str, visible: bool, segment: &str) -> String {
+    let status = if visible { r#"["READ", "WRITE", "VISIBLE"]"# } else { r#"["READ", "WRITE"]"# };
+    // A distinct, well-formed id per name.
+    let sum: u32 = name.bytes().enumerate().map(|(i, b)| (i as u32 + 1) * u32::from(b)).sum();
+    format!(
+        "{name} {{\nid = \"{sum:06}-aaaa-bbbb-cccc-dddd-eeee-ffffff\"\nstatus = {status}\nflags = []\ncreation_time = 1700000000\ncreation_host = \"t\"\nsegment_count = 1\nsegment1 {{\n{segment}\n}}\n}}\n"
+    )
+}
+
+fn linear_text(pv: &str, start: u64, count: u64) -> String {
+    format!("start_extent = 0\nextent_count = {count}\ntype = \"striped\"\nstripe_count = 1\nstripes = [\n\"{pv}\", {start}\n]")
+}
+
+/// A raid1 LV (lvcreate can't make one without device-mapper, so its
+/// metadata is written and restored with `vgcfgrestore --force`): each
+/// leg holds the filesystem; with one PV missing the other leg is read.
+#[test]
+fn lvm_raid1_lv_reads_either_leg() {
+    if !is_root() {
+        eprintln!("skipped: needs root for losetup");
+        return;
+    }
+    let dir = scratch("lvm-raid1");
+    let a = dir.join("a.img");
+    let b = dir.join("b.img");
+    for f in [&a, &b] {
+        std::fs::File::create(f).unwrap().set_len(32 * MIB).unwrap();
+    }
+    let src = tree(&dir, 40);
+    let fs = ext4_of(&dir, "mir", &src, 8 * MIB);
+    {
+        let la = Loop::new(&a);
+        let lb = Loop::new(&b);
+        let devs = [&la, &lb];
+        lvm(&devs, &["pvcreate", "-q", &la.0, &lb.0]);
+        lvm(&devs, &["vgcreate", "-q", "-s", "1m", "salvmir", &la.0, &lb.0]);
+        let backup = dir.join("salvmir.txt");
+        lvm(&devs, &["vgcfgbackup", "-q", "-f", backup.to_str().unwrap(), "salvmir"]);
+        let text = std::fs::read_to_string(&backup).unwrap();
+        // After physical_volumes { … } closes, the LVs.
+        let start = text.find("physical_volumes {").unwrap();
+        let mut depth = 0;
+        let mut end = start;
+        for (i, c) in text[start..].char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = start + i + 1;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let raid = "start_extent = 0\nextent_count = 8\ntype = \"raid1\"\ndevice_count = 2\nregion_size = 1024\nraids = [\n\"mir_rmeta_0\", \"mir_rimage_0\",\n\"mir_rmeta_1\", \"mir_rimage_1\"\n]";
+        let lvs = [
+            lv_text("mir", true, raid),
+            lv_text("mir_rmeta_0", false, &linear_text("pv0", 0, 1)),
+            lv_text("mir_rimage_0", false, &linear_text("pv0", 1, 8)),
+            lv_text("mir_rmeta_1", false, &linear_text("pv1", 0, 1)),
+            lv_text("mir_rimage_1", false, &linear_text("pv1", 1, 8)),
+        ]
+        .concat();
+        let text = format!("{}\nlogical_volumes {{\n{lvs}}}\n{}", &text[..end], &text[end..]);
+        std::fs::write(&backup, text).unwrap();
+        lvm(&devs, &["vgcfgrestore", "-q", "--force", "-f", backup.to_str().unwrap(), "salvmir"]);
+        let oracle = lvm(&devs, &["lvs", "--driverloaded", "n", "-a", "--noheadings", "-o", "lv_name,segtype,devices", "salvmir"]);
+        assert!(oracle.contains("raid1") && oracle.contains("mir_rimage_1"), "{oracle}");
+    }
+    // Each leg: pe_start 1 MiB, extent 1 of its PV.
+    for f in [&a, &b] {
+        use std::os::unix::fs::FileExt;
+        std::fs::OpenOptions::new().write(true).open(f).unwrap().write_all_at(&fs, 2 * MIB).unwrap();
+    }
+    for (main, with) in [(&a, vec![b.as_path()]), (&a, vec![]), (&b, vec![])] {
+        let image = open(main, &with);
+        let mir = volume(&image, "salvmir/mir");
+        assert!(mir.supported, "{}", mir.status);
+        assert_eq!(mir.details.iter().find(|(k, _)| k == "segments").unwrap().1, "raid1 8 MiB, 2 legs: mir_rimage_0:0, mir_rimage_1:0");
+        compare(&*image.filesystem(mir.index).unwrap(), &src, "");
+        assert!(image.volumes().iter().all(|v| !v.name.as_deref().unwrap_or("").contains("rimage")));
+        let degraded = mir.problems.iter().any(|p| p.starts_with("degraded: a mirror leg can't be read, another is: PV pv"));
+        assert_eq!(degraded, with.is_empty(), "{:?}", mir.problems);
+    }
+}

@@ -27,6 +27,8 @@ struct Target {
     reader: Option<Reader>,
     offset: u64,
     missing: String,
+    /// Every byte can be read (a PV present, a sub-LV without problems).
+    complete: bool,
 }
 
 impl Target {
@@ -59,6 +61,8 @@ pub struct LvReader {
     pieces: Vec<Piece>,
     /// Sentences about parts that can't be read (missing PV, segment type).
     pub problems: Vec<String>,
+    /// Sentences about mirror legs that can't be read while another can.
+    pub degraded: Vec<String>,
 }
 
 /// A PV of the VG: its device (when found) and how to name it when not.
@@ -77,6 +81,7 @@ impl LvReader {
         let eb = vg.extent_bytes;
         let mut pieces = Vec::new();
         let mut problems = Vec::new();
+        let mut degraded = Vec::new();
         let target = |area: &Area, problems: &mut Vec<String>, path: &mut Vec<String>, built: &mut Built| -> Target {
             match area {
                 Area::Pv { pv, start_extent } => {
@@ -87,7 +92,7 @@ impl LvReader {
                     if slot.reader.is_none() && !problems.contains(&slot.missing) {
                         problems.push(slot.missing.clone());
                     }
-                    Target { reader: slot.reader.clone(), offset, missing: slot.missing.clone() }
+                    Target { reader: slot.reader.clone(), offset, missing: slot.missing.clone(), complete: slot.reader.is_some() }
                 }
                 Area::Lv { name, start_extent } => {
                     let missing = format!("LV {}/{} refers to LV {name}, which can't be read", vg.name, lv.name);
@@ -108,11 +113,12 @@ impl LvReader {
                                     problems.push(p.clone());
                                 }
                             }
-                            Target { reader: Some(r), offset: start_extent.saturating_mul(eb), missing }
+                            let complete = r.problems.is_empty();
+                            Target { reader: Some(r), offset: start_extent.saturating_mul(eb), missing, complete }
                         }
                         None => {
                             problems.push(missing.clone());
-                            Target { reader: None, offset: 0, missing }
+                            Target { reader: None, offset: 0, missing, complete: false }
                         }
                     }
                 }
@@ -128,10 +134,14 @@ impl LvReader {
                     areas: areas.iter().map(|a| target(a, &mut problems, path, built)).collect(),
                 },
                 SegmentKind::Mirror { legs } if !legs.is_empty() => {
-                    let legs: Vec<Target> = legs.iter().map(|a| target(a, &mut problems, path, built)).collect();
-                    // One readable leg is enough.
-                    if legs.iter().any(|l| l.reader.is_some()) {
-                        problems.retain(|p| !legs.iter().any(|l| &l.missing == p));
+                    let mut leg_problems = Vec::new();
+                    let legs: Vec<Target> = legs.iter().map(|a| target(a, &mut leg_problems, path, built)).collect();
+                    // One complete leg is enough; the others are only worth a note.
+                    let sink = if legs.iter().any(|l| l.complete) { &mut degraded } else { &mut problems };
+                    for p in leg_problems {
+                        if !sink.contains(&p) {
+                            sink.push(p);
+                        }
                     }
                     Map::Mirror { legs }
                 }
@@ -148,7 +158,7 @@ impl LvReader {
         }
         path.pop();
         let size = lv.extents().saturating_mul(eb);
-        LvReader { size, pieces, problems }
+        LvReader { size, pieces, problems, degraded }
     }
 
     fn read_piece(&self, p: &Piece, at: u64, buf: &mut [u8]) -> Result<()> {

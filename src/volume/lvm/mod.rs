@@ -267,6 +267,7 @@ fn slots_for(old: &VolumeGroup, now: &VolumeGroup, slots: &[PvSlot]) -> Vec<PvSl
 fn lv_volume(g: &VolumeGroup, lv: &LogicalVolume, slots: &[PvSlot], old: Option<(u64, u64, &str)>, pv_names: &[String]) -> AssembledVolume {
     let reader = LvReader::new(g, lv, slots);
     let mut problems = reader.problems.clone();
+    problems.extend(reader.degraded.iter().map(|d| format!("degraded: a mirror leg can't be read, another is: {d}")));
     let mut details = vec![
         ("volume group".to_string(), format!("{} (seqno {}; {})", g.name, g.seqno, pv_names.join(", "))),
         ("segments".to_string(), segments_text(g, lv)),

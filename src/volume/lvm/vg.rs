@@ -224,21 +224,33 @@ fn read_lv(vg: &str, name: &str, lv: &Section, pvs: &[PhysicalVolume], extent_by
     })
 }
 
-/// An area list: `["pv0", 0, "pv1", 0]` (name, starting extent) pairs.
+/// An area list: `["pv0", 0, "pv1", 0]` (name, starting extent) pairs;
+/// raid segments list sub-LV names alone (`raids = ["lv_rmeta_0",
+/// "lv_rimage_0", …]`), which start at extent 0.
 fn areas(s: &Section, key: &str, whose: &str, pvs: &[PhysicalVolume]) -> Result<Vec<Area>> {
     let list = match s.get(key) {
         Some(Item::Value(Value::Array(a))) => a,
         _ => return Err(err(format!("{whose} has no {key} list"))),
     };
-    if list.len() % 2 != 0 || list.len() / 2 > MAX_AREAS {
+    if list.len() > 2 * MAX_AREAS {
         return Err(err(format!("{whose}: the {key} list has {} entries", list.len())));
     }
     let mut out = Vec::new();
-    for pair in list.chunks_exact(2) {
-        let (Value::Str(name), Value::Int(start)) = (&pair[0], &pair[1]) else {
+    let mut i = 0;
+    while i < list.len() {
+        let Value::Str(name) = &list[i] else {
             return Err(err(format!("{whose}: the {key} list is not name, extent pairs")));
         };
-        let start_extent = u64::try_from(*start).map_err(|_| err(format!("{whose}: extent {start} is negative")))?;
+        let start_extent = match list.get(i + 1) {
+            Some(Value::Int(start)) => {
+                i += 2;
+                u64::try_from(*start).map_err(|_| err(format!("{whose}: extent {start} is negative")))?
+            }
+            _ => {
+                i += 1;
+                0
+            }
+        };
         match pvs.iter().position(|p| &p.key == name) {
             Some(pv) => out.push(Area::Pv { pv, start_extent }),
             None => out.push(Area::Lv { name: name.clone(), start_extent }),
