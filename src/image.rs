@@ -497,6 +497,9 @@ fn describe(index: u32, p: &Partition, found: Option<Detected>) -> VolumeInfo {
             v.uuid = d.uuid;
             v.supported = d.kind.is_readable();
             v.status = if v.supported { format!("{} — readable", d.kind.display_name()) } else { d.kind.unsupported_sentence() };
+            if let (crate::fs::detect::FsKind::Luks, Some(detail)) = (d.kind, &d.detail) {
+                v.status = format!("LUKS encrypted volume ({detail}) — encrypted, not supported yet");
+            }
             if let Some(detail) = d.detail {
                 v.details.push(("format".into(), detail));
             }

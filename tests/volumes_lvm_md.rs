@@ -352,8 +352,8 @@ fn corpus_image(stem: &str) -> Option<PathBuf> {
 fn corpus_lvm_md_luks_members() {
     let cases = [
         ("lvm2", "lvm2", Some("Vynv4k-APH8-xQER-HSBb-8VJ3-SvFF-PB5O1U"), "LVM2 physical volume, not part of any volume group"),
-        ("luks1", "luks", Some("e5f398d9-39da-4b6a-9ac3-e085a9394e7c"), "LUKS encrypted volume — encrypted, not supported yet"),
-        ("luks2", "luks", Some("202265fe-9842-4c2d-ac9b-aba1b05deb63"), "LUKS encrypted volume — encrypted, not supported yet"),
+        ("luks1", "luks", Some("e5f398d9-39da-4b6a-9ac3-e085a9394e7c"), "LUKS encrypted volume (LUKS1, cipher aes-cbc-essiv:sha256) — encrypted, not supported yet"),
+        ("luks2", "luks", Some("202265fe-9842-4c2d-ac9b-aba1b05deb63"), "LUKS encrypted volume (LUKS2) — encrypted, not supported yet"),
         ("mdraid", "linux_raid", Some("37c76b91-011a-05c5-d30c-1fd4c5c3dbbc"), "Linux software RAID member 0 of md0 (RAID1, metadata 0.90)"),
         ("mdraid-1", "linux_raid", Some("77e61baf-c0b5-d7d0-39cf-575b64d4878c"), "Linux software RAID member 0 of troy.t-8ch.de:0 (RAID0, metadata 1.2)"),
     ];
@@ -762,4 +762,27 @@ fn lvm_raid1_lv_reads_either_leg() {
         let degraded = mir.problems.iter().any(|p| p.starts_with("degraded: a mirror leg can't be read, another is: PV pv"));
         assert_eq!(degraded, with.is_empty(), "{:?}", mir.problems);
     }
+}
+
+/// A LUKS2 container made by cryptsetup is named with its cipher.
+#[test]
+fn luks2_is_named_with_its_cipher() {
+    let dir = scratch("luks2");
+    let img = dir.join("luks2.img");
+    std::fs::File::create(&img).unwrap().set_len(20 * MIB).unwrap();
+    let mut c = tool("cryptsetup");
+    c.args(["luksFormat", "--type", "luks2", "-q", "--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000", "--cipher", "aes-xts-plain64", "--key-file", "-"]).arg(&img);
+    c.stdin(std::process::Stdio::piped());
+    let mut child = c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(b"passphrase").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    if !out.status.success() {
+        eprintln!("skipped: cryptsetup luksFormat failed: {}", String::from_utf8_lossy(&out.stderr));
+        return;
+    }
+    let image = open(&img, &[]);
+    assert_eq!(image.volumes()[0].status, "LUKS encrypted volume (LUKS2, cipher aes-xts-plain64) — encrypted, not supported yet");
 }

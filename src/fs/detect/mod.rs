@@ -238,7 +238,21 @@ fn detect_luks(r: &dyn ReadAt) -> Option<Detected> {
         let mode = label(&h[40..72]).unwrap_or_default();
         format!("LUKS1, cipher {cipher}-{mode}")
     } else {
-        format!("LUKS{version}")
+        // LUKS2: a JSON area follows the 4 KiB binary header; its crypt
+        // segment names the cipher ("encryption":"aes-xts-plain64").
+        let json = read(r, 4096, 12 * 1024).or_else(|| read(r, 4096, usize::try_from(r.size().saturating_sub(4096)).unwrap_or(0).min(12 * 1024)));
+        let cipher = json.and_then(|j| {
+            let key = b"\"encryption\":";
+            let at = j.windows(key.len()).position(|w| w == key)? + key.len();
+            let rest = &j[at..];
+            let open = rest.iter().position(|c| *c == b'"')? + 1;
+            let len = rest[open..].iter().take(64).position(|c| *c == b'"')?;
+            Some(String::from_utf8_lossy(&rest[open..open + len]).into_owned())
+        });
+        match cipher {
+            Some(c) => format!("LUKS{version}, cipher {c}"),
+            None => format!("LUKS{version}"),
+        }
     };
     let (l, u) = if version == 2 { (label(&h[24..72]), label(&h[168..208])) } else { (None, label(&h[168..208])) };
     Some(Detected { kind: FsKind::Luks, label: l, uuid: u, detail: Some(detail) })
