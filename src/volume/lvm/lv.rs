@@ -14,6 +14,7 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use super::thin::ThinMap;
 use super::vg::{Area, LogicalVolume, SegmentKind, VolumeGroup};
 use crate::error::{Error, Result};
 use crate::read_at::{check_range, ReadAt, Reader};
@@ -43,6 +44,8 @@ enum Map {
     Striped { stripe_bytes: u64, areas: Vec<Target> },
     Mirror { legs: Vec<Target> },
     Zero,
+    /// A thin volume: its mapping and the pool's data LV.
+    Thin { map: Rc<ThinMap>, data: Reader },
     Fail(String),
 }
 
@@ -146,6 +149,14 @@ impl LvReader {
                     Map::Mirror { legs }
                 }
                 SegmentKind::Zero => Map::Zero,
+                SegmentKind::Thin { pool, device_id } => match Self::thin(vg, pool, *device_id, pvs, path, built) {
+                    Ok((map, data)) => Map::Thin { map, data },
+                    Err(e) => {
+                        let why = format!("thin volume in pool {pool}: {e}");
+                        problems.push(why.clone());
+                        Map::Fail(why)
+                    }
+                },
                 _ => {
                     let why = format!("segment type {} is not supported yet", s.type_name);
                     if !problems.contains(&why) {
@@ -161,8 +172,44 @@ impl LvReader {
         LvReader { size, pieces, problems, degraded }
     }
 
+    /// A sub-LV by name, built once, never through the path.
+    fn sub(vg: &VolumeGroup, name: &str, pvs: &[PvSlot], path: &mut Vec<String>, built: &mut Built) -> Result<Rc<LvReader>> {
+        if let Some(r) = built.get(name) {
+            return Ok(r.clone());
+        }
+        let lv = vg.lv(name).ok_or_else(|| Error::not_found(format!("LV {name} is not in VG {}", vg.name)))?;
+        if path.len() >= MAX_DEPTH || path.iter().any(|p| p == name) {
+            return Err(Error::corrupt(format!("LV {name} refers back to itself")));
+        }
+        let r = Rc::new(Self::build(vg, lv, pvs, path, built));
+        built.insert(name.to_string(), r.clone());
+        Ok(r)
+    }
+
+    /// A thin device's mapping (read from the pool's metadata LV) and the pool's data LV.
+    fn thin(vg: &VolumeGroup, pool: &str, device_id: u64, pvs: &[PvSlot], path: &mut Vec<String>, built: &mut Built) -> Result<(Rc<ThinMap>, Reader)> {
+        let pool_lv = vg.lv(pool).ok_or_else(|| Error::not_found(format!("the pool LV {pool} is not in VG {}", vg.name)))?;
+        let Some((metadata, data)) = pool_lv.segments.iter().find_map(|s| match &s.kind {
+            SegmentKind::ThinPool { metadata, data, .. } => Some((metadata.clone(), data.clone())),
+            _ => None,
+        }) else {
+            return Err(Error::corrupt(format!("LV {pool} is not a thin pool")));
+        };
+        let meta = Self::sub(vg, &metadata, pvs, path, built)?;
+        if let Some(p) = meta.problems.first() {
+            return Err(Error::not_found(format!("its metadata LV {metadata} can't be read: {p}")));
+        }
+        let data_lv = Self::sub(vg, &data, pvs, path, built)?;
+        if let Some(p) = data_lv.problems.first() {
+            return Err(Error::not_found(format!("its data LV {data} can't be read: {p}")));
+        }
+        let map = ThinMap::load(&*meta, device_id)?;
+        Ok((Rc::new(map), data_lv))
+    }
+
     fn read_piece(&self, p: &Piece, at: u64, buf: &mut [u8]) -> Result<()> {
         match &p.map {
+            Map::Thin { map, data } => map.read(data, at, buf),
             Map::Zero => {
                 buf.fill(0);
                 Ok(())

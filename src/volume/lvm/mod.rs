@@ -15,6 +15,7 @@
 pub mod label;
 pub mod lv;
 pub mod metadata;
+pub mod thin;
 pub mod vg;
 
 use std::collections::BTreeMap;
