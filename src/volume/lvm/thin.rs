@@ -190,6 +190,22 @@ impl ThinMap {
     }
 }
 
+/// The fuzz target's body: `data` as a pool's metadata device; the
+/// mappings of devices 0–3 loaded and read at a few places over zero data.
+#[doc(hidden)]
+pub fn fuzz(data: &[u8]) {
+    let meta = crate::read_at::MemReader::new(data.to_vec());
+    let pool: Reader = std::rc::Rc::new(crate::read_at::MemReader::new(vec![0; 1 << 16]));
+    for dev in 0..4 {
+        if let Ok(m) = ThinMap::load(&meta, dev) {
+            let mut buf = [0u8; 512];
+            for at in [0u64, 1 << 20, 1 << 30] {
+                let _ = m.read(&pool, at, &mut buf);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
