@@ -14,6 +14,7 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use super::snapshot::SnapshotMap;
 use super::thin::ThinMap;
 use super::vg::{Area, LogicalVolume, SegmentKind, VolumeGroup};
 use crate::error::{Error, Result};
@@ -46,6 +47,8 @@ enum Map {
     Zero,
     /// A thin volume: its mapping and the pool's data LV.
     Thin { map: Rc<ThinMap>, data: Reader },
+    /// A snapshot: changed chunks from the COW LV, the rest from the origin.
+    Snapshot { map: Rc<SnapshotMap>, origin: Reader, cow: Reader },
     Fail(String),
 }
 
@@ -149,6 +152,21 @@ impl LvReader {
                     Map::Mirror { legs }
                 }
                 SegmentKind::Zero => Map::Zero,
+                SegmentKind::Snapshot { origin, cow_store, chunk_bytes } => {
+                    let got = Self::sub(vg, origin, pvs, path, built).and_then(|o| {
+                        let cow = Self::sub(vg, cow_store, pvs, path, built)?;
+                        if let Some(p) = o.problems.first().or(cow.problems.first()) {
+                            return Err(Error::not_found(p.clone()));
+                        }
+                        let map = SnapshotMap::load(&*cow, *chunk_bytes)?;
+                        Ok(Map::Snapshot { map: Rc::new(map), origin: o as Reader, cow: cow as Reader })
+                    });
+                    got.unwrap_or_else(|e| {
+                        let why = format!("snapshot of {origin}: {e}");
+                        problems.push(why.clone());
+                        Map::Fail(why)
+                    })
+                }
                 SegmentKind::Thin { pool, device_id } => match Self::thin(vg, pool, *device_id, pvs, path, built) {
                     Ok((map, data)) => Map::Thin { map, data },
                     Err(e) => {
@@ -210,6 +228,7 @@ impl LvReader {
     fn read_piece(&self, p: &Piece, at: u64, buf: &mut [u8]) -> Result<()> {
         match &p.map {
             Map::Thin { map, data } => map.read(data, at, buf),
+            Map::Snapshot { map, origin, cow } => map.read(origin, cow, at, buf),
             Map::Zero => {
                 buf.fill(0);
                 Ok(())

@@ -15,6 +15,7 @@
 pub mod label;
 pub mod lv;
 pub mod metadata;
+pub mod snapshot;
 pub mod thin;
 pub mod vg;
 
@@ -147,7 +148,7 @@ pub fn assemble(candidates: &[Candidate], first_index: u32) -> Assembly {
             })
             .collect();
         let first = next_index;
-        for lv in g.lvs.iter().filter(|l| l.visible) {
+        for lv in g.lvs.iter().filter(|l| shown(g, l)) {
             out.volumes.push(lv_volume(g, lv, &slots, None, &pv_names));
             next_index = next_index.saturating_add(1);
         }
@@ -159,7 +160,7 @@ pub fn assemble(candidates: &[Candidate], first_index: u32) -> Assembly {
             let mut same: Vec<u64> = Vec::new();
             for (seqno, old) in versions.iter().rev().filter(|(s, _)| **s < g.seqno).take(MAX_OLD_VERSIONS) {
                 let mut changes = Vec::new();
-                for lv in old.lvs.iter().filter(|l| l.visible) {
+                for lv in old.lvs.iter().filter(|l| shown(old, l)) {
                     let now = g.lv(&lv.name);
                     let change = match now {
                         None => "deleted later",
@@ -247,6 +248,15 @@ pub fn fuzz_metadata(data: &[u8]) {
     let _ = assemble(&[Candidate { name: "fuzz".into(), reader: disk }], 1);
 }
 
+/// LVs that are volumes: the visible ones, and snapshots (whose COW LV
+/// lvm2 writes without VISIBLE; it shows as the snapshot).
+fn shown(g: &VolumeGroup, lv: &LogicalVolume) -> bool {
+    lv.visible
+        || g.lvs.iter().any(|s| {
+            s.segments.iter().any(|seg| matches!(&seg.kind, SegmentKind::Snapshot { cow_store, .. } if cow_store == &lv.name))
+        })
+}
+
 fn vg_key(g: &VolumeGroup) -> String {
     if g.id.is_empty() { g.name.clone() } else { g.id.clone() }
 }
@@ -266,7 +276,18 @@ fn slots_for(old: &VolumeGroup, now: &VolumeGroup, slots: &[PvSlot]) -> Vec<PvSl
 }
 
 fn lv_volume(g: &VolumeGroup, lv: &LogicalVolume, slots: &[PvSlot], old: Option<(u64, u64, &str)>, pv_names: &[String]) -> AssembledVolume {
-    let reader = LvReader::new(g, lv, slots);
+    // A visible old-style snapshot is the COW store of a hidden LV with a
+    // snapshot segment: the volume is that LV's view.
+    let snapshot = g.lvs.iter().find(|s| {
+        s.segments.iter().any(|seg| matches!(&seg.kind, SegmentKind::Snapshot { cow_store, .. } if cow_store == &lv.name))
+    });
+    let origin = snapshot.and_then(|s| {
+        s.segments.iter().find_map(|seg| match &seg.kind {
+            SegmentKind::Snapshot { origin, .. } => Some(origin.clone()),
+            _ => None,
+        })
+    });
+    let reader = LvReader::new(g, snapshot.unwrap_or(lv), slots);
     let mut problems = reader.problems.clone();
     problems.extend(reader.degraded.iter().map(|d| format!("degraded: a mirror leg can't be read, another is: {d}")));
     let mut details = vec![
@@ -285,9 +306,12 @@ fn lv_volume(g: &VolumeGroup, lv: &LogicalVolume, slots: &[PvSlot], old: Option<
     } else {
         None
     };
-    let mut type_name = "LVM2 logical volume".to_string();
+    let mut type_name = match &origin {
+        Some(o) => format!("LVM2 snapshot of {}/{o}", g.name),
+        None => "LVM2 logical volume".to_string(),
+    };
     if let Some((seqno, newest, change)) = old {
-        type_name = format!("LVM2 logical volume from older metadata (seqno {seqno})");
+        type_name = format!("{type_name} from older metadata (seqno {seqno})");
         details.insert(0, ("metadata".into(), format!("older version, seqno {seqno}; the newest is {newest}")));
         problems.insert(
             0,

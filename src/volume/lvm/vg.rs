@@ -48,6 +48,8 @@ pub enum SegmentKind {
     Thin { pool: String, device_id: u64 },
     /// Thin pool: metadata and data sub-LVs.
     ThinPool { metadata: String, data: String, chunk_bytes: u64 },
+    /// An old-style snapshot: `origin` as it was, changed chunks kept in `cow_store`.
+    Snapshot { origin: String, cow_store: String, chunk_bytes: u64 },
     /// Reads as zeros.
     Zero,
     /// Anything else, by its type name.
@@ -207,6 +209,11 @@ fn read_lv(vg: &str, name: &str, lv: &Section, pvs: &[PhysicalVolume], extent_by
             "thin-pool" => SegmentKind::ThinPool {
                 metadata: s.str("metadata").unwrap_or_default().to_string(),
                 data: s.str("pool").unwrap_or_default().to_string(),
+                chunk_bytes: uint(s, "chunk_size", &whose)?.saturating_mul(SECTOR),
+            },
+            "snapshot" => SegmentKind::Snapshot {
+                origin: s.str("origin").unwrap_or_default().to_string(),
+                cow_store: s.str("cow_store").unwrap_or_default().to_string(),
                 chunk_bytes: uint(s, "chunk_size", &whose)?.saturating_mul(SECTOR),
             },
             "zero" => SegmentKind::Zero,
