@@ -248,6 +248,7 @@ fn lvm_linear_striped_and_two_segment_lvs_over_two_pvs() {
     assert!(ok, "{err}");
     assert!(out.contains("  name: salvtwo/data\n") && out.contains("  type: LVM2 logical volume\n"), "{out}");
     assert!(!out.contains("ignored the other selected files"), "{out}");
+    assert!(out.contains("note: VG salvtwo: seqno 5, extents of 1 MiB, PVs: pv0 (present), pv1 (present); LVs: root, data, home\n"), "{out}");
     let (ok, out, err) = salvage(&["cat", a, "--with", b, "--volume", "salvtwo/root", "/etc/hostname"]);
     assert!(ok, "{err}");
     assert_eq!(out, "host-1\n");

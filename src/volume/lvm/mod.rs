@@ -130,6 +130,20 @@ pub fn assemble(candidates: &[Candidate], first_index: u32) -> Assembly {
                 }
             })
             .collect();
+        let lv_names: Vec<&str> = g.lvs.iter().filter(|l| shown(g, l)).map(|l| l.name.as_str()).collect();
+        out.notes.push(format!(
+            "VG {}: seqno {}, extents of {}, PVs: {}; LVs: {}",
+            g.name,
+            g.seqno,
+            human(g.extent_bytes),
+            g.pvs
+                .iter()
+                .zip(&slots)
+                .map(|(p, s)| format!("{} ({})", p.key, if s.reader.is_some() { "present" } else { "missing" }))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if lv_names.is_empty() { "none".to_string() } else { lv_names.join(", ") }
+        ));
         for s in slots.iter().filter(|s| s.reader.is_none()) {
             out.notes.push(s.missing.clone());
         }
