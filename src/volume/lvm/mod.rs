@@ -419,6 +419,26 @@ mod tests {
     }
 
     #[test]
+    fn every_cut_and_flip_of_a_text_gives_a_result() {
+        let text = vg_text(
+            "r {\nstatus = [\"VISIBLE\"]\nsegment1 {\nstart_extent = 0\nextent_count = 4\nstripe_count = 2\nstripe_size = 8\nstripes = [\"pv0\", 0, \"pv0\", 10]\n}\n}",
+        );
+        let bytes = text.as_bytes();
+        for cut in 0..bytes.len() {
+            fuzz_metadata(&bytes[..cut]);
+        }
+        for at in 0..bytes.len() {
+            for flip in [b'{', b'}', b'"', b'[', b'=', b'9', b'-', 0] {
+                let mut m = bytes.to_vec();
+                m[at] = flip;
+                fuzz_metadata(&m);
+            }
+        }
+        thin::fuzz(&[0u8; 8192]);
+        thin::fuzz(bytes);
+    }
+
+    #[test]
     fn loops_and_absurd_sizes_end() {
         // A mirror whose leg is itself, two mirrors naming each other, a
         // striped LV running far past its PV, an unknown segment type.
