@@ -182,10 +182,12 @@ impl Image {
         // Selected files the container did not use are disks of their own
         // (the other PVs of a volume group, the other members of an array).
         let unused: Vec<Source> = companions.into_iter().filter(|s| !disk.parts.contains(&s.name)).collect();
+        let mut opened_names = Vec::new();
         for s in unused {
             let name = s.name.clone();
             match open_disk(s, Vec::new()) {
                 Ok(d) if d.reader.size() > 0 => {
+                    opened_names.push(name.clone());
                     for p in &read_table(&*d.reader).partitions {
                         add(&mut volumes, p, Rc::new(Slice::new(d.reader.clone(), p.offset, p.length)), Some(&name));
                     }
@@ -194,9 +196,8 @@ impl Image {
                 Err(e) => disk.notes.push(format!("{name} can't be opened: {e}")),
             }
         }
-        if volumes.iter().any(|v| v.disk.is_some()) {
-            disk.notes.retain(|n| !n.starts_with("ignored the other selected files"));
-        }
+        // The container's "ignored …" notes about them no longer hold.
+        disk.notes.retain(|n| !(n.starts_with("ignored") && opened_names.iter().any(|o| n.contains(o.as_str()))));
         let first = u32::try_from(volumes.len() + 1).unwrap_or(u32::MAX);
         let assembly = assemble(&candidates, first);
         for (i, sentence) in assembly.members {
