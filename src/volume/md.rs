@@ -368,7 +368,7 @@ pub fn assemble(candidates: &[Candidate]) -> Assembly {
                 let far = (sb.layout >> 8) & 0xff;
                 if far == 1 && sb.layout & 0x10000 == 0 && near >= 1 && near <= nn {
                     let rows = striped_bytes(member_bytes) / chunk;
-                    (Some(Layout::Near { copies: near }), rows.saturating_mul(nn) / near * chunk, None)
+                    (Some(Layout::Near { copies: near }), (rows.saturating_mul(nn) / near).saturating_mul(chunk), None)
                 } else {
                     (None, 0, Some(format!("RAID10 layout {:#x} (far or offset copies) is not supported yet", sb.layout)))
                 }

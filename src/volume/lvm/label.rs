@@ -218,7 +218,8 @@ impl MdaHeader {
         let first_usize = first as usize;
         dev.read_exact_at(start, &mut text[..first_usize])?;
         if first < r.size {
-            dev.read_exact_at(self.start + MDA_HEADER_BYTES, &mut text[first_usize..])?;
+            let ring_start = self.start.checked_add(MDA_HEADER_BYTES).ok_or_else(|| Error::corrupt("LVM2 metadata offset overflows"))?;
+            dev.read_exact_at(ring_start, &mut text[first_usize..])?;
         }
         let actual = calc_crc(INITIAL_CRC, &text);
         if actual != r.checksum {

@@ -90,7 +90,8 @@ impl Walker<'_> {
         let nr = le32(&b, 16) as usize;
         let max = le32(&b, 20) as usize;
         let value_size = le32(&b, 24) as usize;
-        if value_size != 8 || nr > max || 32 + max * 16 > BLOCK as usize {
+        // 32-byte header, then max keys and max 8-byte values: at most 254 fit.
+        if value_size != 8 || nr > max || max > 254 {
             return Err(err(format!("btree node {block} has {nr} of {max} entries of {value_size} bytes")));
         }
         Ok(b)
@@ -175,10 +176,10 @@ impl ThinMap {
             let vblock = pos / bb;
             let within = pos % bb;
             let take = ((bb - within).min((buf.len() - done) as u64)) as usize;
-            let i = self.runs.partition_point(|r| r.virt + r.len <= vblock);
+            let i = self.runs.partition_point(|r| r.virt.saturating_add(r.len) <= vblock);
             match self.runs.get(i).filter(|r| r.virt <= vblock) {
                 Some(r) => {
-                    let dblock = r.data + (vblock - r.virt);
+                    let dblock = r.data.saturating_add(vblock - r.virt);
                     let off = dblock.checked_mul(bb).and_then(|o| o.checked_add(within)).ok_or_else(|| err("data offset overflows"))?;
                     data.read_exact_at(off, &mut buf[done..done + take])?;
                 }
