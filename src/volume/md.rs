@@ -304,6 +304,28 @@ impl ReadAt for MdReader {
     }
 }
 
+impl MdReader {
+    /// An array of `level` with md's `layout` over `members` (slot order,
+    /// None when missing), each using `member_bytes`; for LVM raid segments.
+    pub fn for_level(level: i32, layout: u32, members: Vec<Option<Reader>>, member_bytes: u64, chunk: u64) -> Result<MdReader> {
+        let n = members.len() as u64;
+        let missing = members.iter().filter(|m| m.is_none()).count();
+        let rows = if chunk > 0 { member_bytes / chunk } else { 0 };
+        let (layout, size, tolerated) = match level {
+            0 if n > 0 => (Layout::Raid0, rows.saturating_mul(n).saturating_mul(chunk), 0),
+            10 if n >= 2 => (Layout::Near { copies: 2 }, (rows.saturating_mul(n) / 2).saturating_mul(chunk), 1),
+            5 if n >= 2 && layout <= 3 => {
+                (Layout::Raid5 { left: layout == 0 || layout == 2, symmetric: layout >= 2 }, rows.saturating_mul(n - 1).saturating_mul(chunk), 1)
+            }
+            _ => return Err(Error::unsupported(format!("RAID{level} layout {layout} is not supported yet"))),
+        };
+        if missing > tolerated {
+            return Err(Error::not_found(format!("{missing} of its {n} images are missing")));
+        }
+        Ok(MdReader { layout, members, member_bytes, chunk: chunk.max(1), size })
+    }
+}
+
 struct Member {
     candidate: usize,
     sb: MdSuperblock,

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::snapshot::SnapshotMap;
+use crate::volume::md::MdReader;
 use super::thin::ThinMap;
 use super::vg::{Area, LogicalVolume, SegmentKind, VolumeGroup};
 use crate::error::{Error, Result};
@@ -45,6 +46,8 @@ enum Map {
     Striped { stripe_bytes: u64, areas: Vec<Target> },
     Mirror { legs: Vec<Target> },
     Zero,
+    /// Another reader holding the segment's bytes from its start (a raid array).
+    Via(Reader),
     /// A thin volume: its mapping and the pool's data LV.
     Thin { map: Rc<ThinMap>, data: Reader },
     /// A snapshot: changed chunks from the COW LV, the rest from the origin.
@@ -151,6 +154,40 @@ impl LvReader {
                     }
                     Map::Mirror { legs }
                 }
+                SegmentKind::Raid { level, layout, stripe_bytes, images } if !images.is_empty() => {
+                    let mut image_problems = Vec::new();
+                    let members: Vec<Option<Reader>> = images
+                        .iter()
+                        .map(|a| {
+                            let t = target(a, &mut image_problems, path, built);
+                            t.complete.then(|| Rc::new(crate::read_at::Slice::new(t.reader.clone().unwrap_or_else(|| Rc::new(crate::read_at::MemReader::new(Vec::new()))), t.offset, u64::MAX)) as Reader)
+                        })
+                        .collect();
+                    // Each image holds its share of the segment.
+                    let n = members.len() as u64;
+                    let share = match level {
+                        0 => n,
+                        10 => n / 2,
+                        _ => n.saturating_sub(1),
+                    }
+                    .max(1);
+                    match MdReader::for_level(*level, *layout, members, len / share, *stripe_bytes) {
+                        Ok(r) => {
+                            for p in image_problems {
+                                if !degraded.contains(&p) {
+                                    degraded.push(p);
+                                }
+                            }
+                            Map::Via(Rc::new(r))
+                        }
+                        Err(e) => {
+                            let why = format!("{} segment: {e}", s.type_name);
+                            problems.extend(image_problems);
+                            problems.push(why.clone());
+                            Map::Fail(why)
+                        }
+                    }
+                }
                 SegmentKind::Zero => Map::Zero,
                 SegmentKind::Snapshot { origin, cow_store, chunk_bytes } => {
                     let got = Self::sub(vg, origin, pvs, path, built).and_then(|o| {
@@ -228,6 +265,7 @@ impl LvReader {
     fn read_piece(&self, p: &Piece, at: u64, buf: &mut [u8]) -> Result<()> {
         match &p.map {
             Map::Thin { map, data } => map.read(data, at, buf),
+            Map::Via(r) => r.read_exact_at(at, buf),
             Map::Snapshot { map, origin, cow } => map.read(origin, cow, at, buf),
             Map::Zero => {
                 buf.fill(0);

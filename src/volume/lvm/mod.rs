@@ -303,7 +303,7 @@ fn lv_volume(g: &VolumeGroup, lv: &LogicalVolume, slots: &[PvSlot], old: Option<
     });
     let reader = LvReader::new(g, snapshot.unwrap_or(lv), slots);
     let mut problems = reader.problems.clone();
-    problems.extend(reader.degraded.iter().map(|d| format!("degraded: a mirror leg can't be read, another is: {d}")));
+    problems.extend(reader.degraded.iter().map(|d| format!("degraded, the data is still complete: {d}")));
     let mut details = vec![
         ("volume group".to_string(), format!("{} (seqno {}; {})", g.name, g.seqno, pv_names.join(", "))),
         ("segments".to_string(), segments_text(g, lv)),

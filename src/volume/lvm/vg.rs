@@ -44,6 +44,9 @@ pub enum SegmentKind {
     Striped { stripe_bytes: u64, areas: Vec<Area> },
     /// `mirror` and `raid1`: identical legs (raid1's metadata sub-LVs dropped).
     Mirror { legs: Vec<Area> },
+    /// raid0/raid10/raid5 over sub-LV images, laid out as md lays out
+    /// `level` with `layout` (md's numbering).
+    Raid { level: i32, layout: u32, stripe_bytes: u64, images: Vec<Area> },
     /// Thin LV: a device in a pool.
     Thin { pool: String, device_id: u64 },
     /// Thin pool: metadata and data sub-LVs.
@@ -197,10 +200,24 @@ fn read_lv(vg: &str, name: &str, lv: &Section, pvs: &[PhysicalVolume], extent_by
                 SegmentKind::Striped { stripe_bytes, areas }
             }
             "mirror" => SegmentKind::Mirror { legs: areas(s, "mirrors", &whose, pvs)? },
-            "raid1" => {
-                // raids = [rmeta_0, rimage_0, rmeta_1, rimage_1, …]: the images are every second entry.
-                let all = areas(s, "raids", &whose, pvs)?;
-                SegmentKind::Mirror { legs: all.into_iter().skip(1).step_by(2).collect() }
+            "raid1" => SegmentKind::Mirror { legs: raid_images(areas(s, "raids", &whose, pvs)?) },
+            "raid0" | "raid0_meta" | "raid10" | "raid5" | "raid5_ls" | "raid5_la" | "raid5_rs" | "raid5_ra" => {
+                // raid0 lists its images as raid0_lvs (no metadata sub-LVs).
+                let key = if s.get("raid0_lvs").is_some() { "raid0_lvs" } else { "raids" };
+                let images = raid_images(areas(s, key, &whose, pvs)?);
+                let (level, layout) = match type_name.as_str() {
+                    "raid0" | "raid0_meta" => (0, 0),
+                    "raid10" => (10, 0x102),
+                    "raid5_la" => (5, 0),
+                    "raid5_ra" => (5, 1),
+                    "raid5_rs" => (5, 3),
+                    _ => (5, 2),
+                };
+                let sz = uint(s, "stripe_size", &whose)?;
+                if sz == 0 || sz > (1 << 32) {
+                    return Err(err(format!("{whose}: stripe size {sz} sectors is out of range")));
+                }
+                SegmentKind::Raid { level, layout, stripe_bytes: sz * SECTOR, images }
             }
             "thin" => SegmentKind::Thin {
                 pool: s.str("thin_pool").unwrap_or_default().to_string(),
@@ -229,6 +246,19 @@ fn read_lv(vg: &str, name: &str, lv: &Section, pvs: &[PhysicalVolume], extent_by
         creation_time: lv.int("creation_time"),
         segments,
     })
+}
+
+/// The data images of a raid segment (`lv_rimage_N`); the metadata
+/// sub-LVs (`lv_rmeta_N`) are left out.
+fn raid_images(all: Vec<Area>) -> Vec<Area> {
+    let is_image = |a: &Area| matches!(a, Area::Lv { name, .. } if name.contains("_rimage_"));
+    if all.iter().any(is_image) {
+        all.into_iter().filter(is_image).collect()
+    } else if all.iter().any(|a| matches!(a, Area::Lv { name, .. } if name.contains("_rmeta_"))) {
+        all.into_iter().skip(1).step_by(2).collect()
+    } else {
+        all
+    }
 }
 
 /// An area list: `["pv0", 0, "pv1", 0]` (name, starting extent) pairs;
