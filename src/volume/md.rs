@@ -342,14 +342,14 @@ pub fn assemble(candidates: &[Candidate]) -> Assembly {
             Some(Err(e)) => out.members.push((ci, format!("Linux software RAID member — its superblock is damaged: {e}"))),
         }
     }
-    let mut uuids: Vec<[u8; 16]> = members.iter().map(|m| m.sb.array_uuid).collect();
-    uuids.dedup();
-    let mut seen = Vec::new();
-    for uuid in uuids {
-        if seen.contains(&uuid) {
-            continue;
+    // Arrays in the order their first member was found.
+    let mut uuids: Vec<[u8; 16]> = Vec::new();
+    for m in &members {
+        if !uuids.contains(&m.sb.array_uuid) {
+            uuids.push(m.sb.array_uuid);
         }
-        seen.push(uuid);
+    }
+    for uuid in uuids {
         let group: Vec<&Member> = members.iter().filter(|m| m.sb.array_uuid == uuid).collect();
         let newest = group.iter().map(|m| m.sb.events).max().unwrap_or(0);
         // The newest superblock describes the array.
