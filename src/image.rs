@@ -16,6 +16,7 @@ use crate::fs::ext4::{Ext4Fs, Ext4Options};
 use crate::fs::{flag_names, FileKind, FileSystem, Metadata, Timestamp, LISTED_ANYWAY};
 use crate::path::{escape, join};
 use crate::read_at::{IoStats, Reader, Slice};
+use crate::volume::assemble::{assemble, AssembledVolume, Candidate};
 use crate::volume::detect::read_table;
 use crate::volume::{Partition, PartitionTable, TableKind};
 
@@ -43,6 +44,10 @@ pub struct VolumeInfo {
     pub problems: Vec<String>,
     /// Facts from the filesystem, once opened (block size, features …).
     pub details: Vec<(String, String)>,
+    /// The selected file it is on, when not the main one.
+    pub disk: Option<String>,
+    /// Built from other volumes (an LVM2 LV, an md array): `offset` means nothing.
+    pub assembled: bool,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -68,6 +73,8 @@ pub struct Info {
     pub image: ImageSummary,
     pub table: TableSummary,
     pub volumes: Vec<VolumeInfo>,
+    /// About volume groups and arrays: missing PVs, older metadata versions.
+    pub volume_notes: Vec<String>,
 }
 
 /// One directory entry with its metadata, as listed.
@@ -136,6 +143,9 @@ pub struct Image {
     disk: Disk,
     table: PartitionTable,
     volumes: Vec<VolumeInfo>,
+    /// Each volume's bytes (partitions of every selected disk, LVs, arrays).
+    readers: HashMap<u32, Reader>,
+    volume_notes: Vec<String>,
     stats: Rc<IoStats>,
     opened: RefCell<HashMap<u32, Rc<dyn FileSystem>>>,
 }
@@ -149,7 +159,8 @@ impl Image {
 
     /// [`Image::open`] with options.
     pub fn open_with(main: Source, others: Vec<Source>, stats: Rc<IoStats>, options: OpenOptions) -> Result<Image> {
-        let disk = open_disk_with(main, others, &options.disk)?;
+        let companions = others.clone();
+        let mut disk = open_disk_with(main, others, &options.disk)?;
         if disk.reader.size() == 0 {
             return Err(Error::invalid("the file is empty"));
         }
@@ -161,13 +172,57 @@ impl Image {
         disk.reader.read_exact_at(0, &mut first).map_err(|e| Error::io(format!("the image can't be read: {}", e.message())))?;
         let table = read_table(&*disk.reader);
         let mut volumes = Vec::new();
-        for (i, p) in table.partitions.iter().enumerate() {
-            let index = u32::try_from(i + 1).unwrap_or(u32::MAX);
-            let reader: Reader = Rc::new(Slice::new(disk.reader.clone(), p.offset, p.length));
+        let mut readers = HashMap::new();
+        let mut candidates = Vec::new();
+        let mut add = |volumes: &mut Vec<VolumeInfo>, p: &Partition, reader: Reader, disk_name: Option<&str>| {
+            let index = u32::try_from(volumes.len() + 1).unwrap_or(u32::MAX);
             let found = detect(&*reader).or_else(|| crate::fs::ext4::detect_from_backup(&reader));
-            volumes.push(describe(index, p, found));
+            let mut v = describe(index, p, found);
+            v.disk = disk_name.map(String::from);
+            let name = match disk_name {
+                Some(d) => format!("{d}, volume {index}"),
+                None => format!("volume {index}"),
+            };
+            candidates.push(Candidate { name, reader: reader.clone() });
+            readers.insert(index, reader);
+            volumes.push(v);
+        };
+        for p in &table.partitions {
+            add(&mut volumes, p, Rc::new(Slice::new(disk.reader.clone(), p.offset, p.length)), None);
         }
-        let image = Image { options, disk, table, volumes, stats, opened: RefCell::new(HashMap::new()) };
+        // Selected files the container did not use are disks of their own
+        // (the other PVs of a volume group, the other members of an array).
+        let unused: Vec<Source> = companions.into_iter().filter(|s| !disk.parts.contains(&s.name)).collect();
+        let mut opened_names = Vec::new();
+        for s in unused {
+            let name = s.name.clone();
+            match open_disk_with(s, Vec::new(), &DiskOptions { member: None, index_store: options.disk.index_store.clone() }) {
+                Ok(d) if d.reader.size() > 0 => {
+                    opened_names.push(name.clone());
+                    for p in &read_table(&*d.reader).partitions {
+                        add(&mut volumes, p, Rc::new(Slice::new(d.reader.clone(), p.offset, p.length)), Some(&name));
+                    }
+                }
+                Ok(_) => disk.notes.push(format!("{name} is empty")),
+                Err(e) => disk.notes.push(format!("{name} can't be opened: {e}")),
+            }
+        }
+        // The container's "ignored …" notes about them no longer hold.
+        disk.notes.retain(|n| !(n.starts_with("ignored") && opened_names.iter().any(|o| n.contains(o.as_str()))));
+        let first = u32::try_from(volumes.len() + 1).unwrap_or(u32::MAX);
+        let assembly = assemble(&candidates, first);
+        for (i, sentence) in assembly.members {
+            if let Some(v) = volumes.get_mut(i) {
+                v.status = sentence;
+            }
+        }
+        for a in assembly.volumes {
+            let index = u32::try_from(volumes.len() + 1).unwrap_or(u32::MAX);
+            volumes.push(describe_assembled(index, &a));
+            readers.insert(index, a.reader);
+        }
+        let volume_notes = assembly.notes;
+        let image = Image { options, disk, table, volumes, readers, volume_notes, stats, opened: RefCell::new(HashMap::new()) };
         // Open readable filesystems now so `info` can show their facts and
         // problems; failures turn into the volume's status sentence.
         let mut volumes = image.volumes.clone();
@@ -204,6 +259,7 @@ impl Image {
             },
             table: TableSummary { kind: self.table.kind, notes: self.table.notes.clone() },
             volumes: self.volumes.clone(),
+            volume_notes: self.volume_notes.clone(),
         }
     }
 
@@ -244,7 +300,10 @@ impl Image {
         if !v.supported {
             return Err(Error::unsupported(format!("volume {index}: {}", v.status)));
         }
-        let reader: Reader = Rc::new(Slice::new(self.disk.reader.clone(), v.offset, v.length));
+        let reader: Reader = match self.readers.get(&index) {
+            Some(r) => r.clone(),
+            None => Rc::new(Slice::new(self.disk.reader.clone(), v.offset, v.length)),
+        };
         let fs: Rc<dyn FileSystem> = match v.fs {
             Some("ext2" | "ext3" | "ext4") => {
                 let options = Ext4Options { replay_journal: self.options.replay_journal };
@@ -440,6 +499,8 @@ fn describe(index: u32, p: &Partition, found: Option<Detected>) -> VolumeInfo {
         status: String::new(),
         problems: p.problems.clone(),
         details: Vec::new(),
+        disk: None,
+        assembled: false,
     };
     match found {
         Some(d) => {
@@ -448,6 +509,9 @@ fn describe(index: u32, p: &Partition, found: Option<Detected>) -> VolumeInfo {
             v.uuid = d.uuid;
             v.supported = d.kind.is_readable();
             v.status = if v.supported { format!("{} — readable", d.kind.display_name()) } else { d.kind.unsupported_sentence() };
+            if let (crate::fs::detect::FsKind::Luks, Some(detail)) = (d.kind, &d.detail) {
+                v.status = format!("LUKS encrypted volume ({detail}) — encrypted, not supported yet");
+            }
             if let Some(detail) = d.detail {
                 v.details.push(("format".into(), detail));
             }
@@ -457,6 +521,45 @@ fn describe(index: u32, p: &Partition, found: Option<Detected>) -> VolumeInfo {
         }
     }
     v
+}
+
+/// A logical volume or an array, described like a partition.
+fn describe_assembled(index: u32, a: &AssembledVolume) -> VolumeInfo {
+    let p = Partition {
+        offset: 0,
+        length: a.reader.size(),
+        type_id: None,
+        type_name: a.type_name.clone(),
+        name: Some(a.name.clone()),
+        problems: a.problems.clone(),
+    };
+    let found = if a.unreadable.is_some() { None } else { detect(&*a.reader).or_else(|| crate::fs::ext4::detect_from_backup(&a.reader)) };
+    let mut v = describe(index, &p, found);
+    v.assembled = true;
+    v.details.extend(a.details.iter().cloned());
+    if let Some(why) = a.unreadable.as_ref().or(a.member_of.as_ref()) {
+        v.status = why.clone();
+    }
+    v
+}
+
+impl Image {
+    /// The index of the volume `spec` names: its number, or its name
+    /// (`centos/root`, `centos/root@7` for an older version).
+    pub fn volume_index(&self, spec: &str) -> Result<u32> {
+        if let Ok(n) = spec.parse::<u32>() {
+            return Ok(n);
+        }
+        if let Some(v) = self.volumes.iter().find(|v| v.name.as_deref() == Some(spec)) {
+            return Ok(v.index);
+        }
+        let named: Vec<&str> = self.volumes.iter().filter(|v| v.assembled).filter_map(|v| v.name.as_deref()).collect();
+        Err(Error::not_found(if named.is_empty() {
+            format!("there is no volume named {spec:?}; --volume takes a number from `salvage info`")
+        } else {
+            format!("there is no volume named {spec:?}; named volumes: {}", named.join(", "))
+        }))
+    }
 }
 
 #[cfg(test)]

@@ -27,7 +27,8 @@ usage:
 
 IMAGE is the disk image; --with adds the other files of the same image
 (split pieces, VMDK extents, parent disks; any order).
---volume N is the 1-based index shown by `info`.
+--volume N is the 1-based index shown by `info`, or a volume's name
+(an LVM2 logical volume: `centos/root`; from older metadata: `centos/root@7`).
 --member NAME opens that file of a tar archive (.tar, .tar.gz) instead
 of the largest. A gzip file's index is kept in IMAGE.salvage-index
 beside it (when the folder is writable), so a second open is instant.
@@ -127,7 +128,8 @@ struct Args {
     command: String,
     image: Option<String>,
     with: Vec<String>,
-    volume: Option<u32>,
+    /// A number from `info`, or a name (`centos/root`).
+    volume: Option<String>,
     json: bool,
     recursive: bool,
     stats: bool,
@@ -148,7 +150,10 @@ fn parse(argv: Vec<String>) -> std::result::Result<Args, String> {
             "--with" => a.with.push(value("--with")?),
             "--volume" => {
                 let v = value("--volume")?;
-                a.volume = Some(v.parse().map_err(|_| format!("--volume takes a number from `salvage info`, not {v:?}"))?);
+                if v.is_empty() {
+                    return Err("--volume takes a number or a name from `salvage info`".into());
+                }
+                a.volume = Some(v);
             }
             "-o" | "--output" => a.output = Some(value("-o")?),
             "--json" => a.json = true,
@@ -262,8 +267,8 @@ fn export(args: &Args) -> Result<ExitCode> {
         return Err(Error::invalid("export needs at least one path inside the volume, e.g. / or /home"));
     }
     let image = open_image(args)?;
-    let index = match args.volume {
-        Some(v) => v,
+    let index = match &args.volume {
+        Some(v) => image.volume_index(v)?,
         None => image.default_volume()?,
     };
     let fs = image.filesystem(index)?;
@@ -374,8 +379,9 @@ fn inventory(args: &Args) -> Result<ExitCode> {
         return Err(Error::invalid("inventory takes no paths; it looks at the whole volume"));
     }
     let image = open_image(args)?;
-    let (index, fs) = match args.volume {
+    let (index, fs) = match &args.volume {
         Some(v) => {
+            let v = image.volume_index(v)?;
             let fs = image.filesystem(v)?;
             if !is_linux_root(&*fs) {
                 return Err(Error::not_found(format!("volume {v} is not a Linux root filesystem (no /etc with /usr or /bin); there is nothing to take stock of")));
@@ -551,7 +557,14 @@ fn info(args: &Args) -> Result<ExitCode> {
     for v in &info.volumes {
         w(&mut out, String::new())?;
         w(&mut out, format!("volume {}: {}", v.index, v.status))?;
-        w(&mut out, format!("  offset {} bytes, size {} ({} bytes)", v.offset, human(v.length), v.length))?;
+        if let Some(d) = &v.disk {
+            w(&mut out, format!("  on: {d}"))?;
+        }
+        if v.assembled {
+            w(&mut out, format!("  size {} ({} bytes)", human(v.length), v.length))?;
+        } else {
+            w(&mut out, format!("  offset {} bytes, size {} ({} bytes)", v.offset, human(v.length), v.length))?;
+        }
         let ty = match &v.type_id {
             Some(id) => format!("{} ({id})", v.type_name),
             None => v.type_name.clone(),
@@ -573,12 +586,18 @@ fn info(args: &Args) -> Result<ExitCode> {
             w(&mut out, format!("  problem: {p}"))?;
         }
     }
+    if !info.volume_notes.is_empty() {
+        w(&mut out, String::new())?;
+    }
+    for n in &info.volume_notes {
+        w(&mut out, format!("note: {n}"))?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
 fn select_fs(image: &Image, args: &Args) -> Result<Rc<dyn FileSystem>> {
-    let index = match args.volume {
-        Some(v) => v,
+    let index = match &args.volume {
+        Some(v) => image.volume_index(v)?,
         None => image.default_volume()?,
     };
     image.filesystem(index)

@@ -6,10 +6,16 @@
 //! fatal where something can still be read: a GPT falls back to its backup
 //! header, an EBR chain stops at the first bad link, and the table's
 //! `notes` say so in plain words.
+//!
+//! [`assemble`] then builds volumes out of volumes: md RAID arrays and
+//! LVM2 logical volumes, possibly spanning several selected disks.
 
+pub mod assemble;
 pub mod detect;
 pub mod gpt;
+pub mod lvm;
 pub mod mbr;
+pub mod md;
 pub mod types;
 
 /// Which kind of table described the volumes.

@@ -191,7 +191,12 @@ fn detect_lvm(r: &dyn ReadAt) -> Option<Detected> {
     for sector in 0..4u64 {
         let s = read(r, sector * 512, 32)?;
         if &s[0..8] == b"LABELONE" && &s[24..32] == b"LVM2 001" {
-            return Some(found(FsKind::Lvm2));
+            // The PV header (usually right after the label) starts with the PV UUID.
+            let offset_xl = u64::from(le32(&s, 0x14));
+            let uuid = read(r, sector * 512 + offset_xl.min(480), 32)
+                .filter(|u| u.iter().all(|c| c.is_ascii_alphanumeric()))
+                .map(|u| crate::volume::lvm::dashed(&String::from_utf8_lossy(&u)));
+            return Some(Detected { kind: FsKind::Lvm2, label: None, uuid, detail: None });
         }
     }
     None
@@ -210,6 +215,11 @@ fn detect_md(r: &dyn ReadAt) -> Option<Detected> {
     for (at, version) in spots {
         if let Some(b) = read(r, at, 4) {
             if le32(&b, 0) == MAGIC {
+                if let Some(Ok(sb)) = crate::volume::md::MdSuperblock::find(r) {
+                    let label = (sb.version != "0.90").then(|| sb.name.clone());
+                    let detail = format!("{}, metadata {}", sb.level_name(), sb.version);
+                    return Some(Detected { kind: FsKind::LinuxRaid, label, uuid: Some(sb.uuid_string()), detail: Some(detail) });
+                }
                 return Some(Detected { kind: FsKind::LinuxRaid, label: None, uuid: None, detail: Some(format!("metadata {version}")) });
             }
         }
@@ -228,7 +238,21 @@ fn detect_luks(r: &dyn ReadAt) -> Option<Detected> {
         let mode = label(&h[40..72]).unwrap_or_default();
         format!("LUKS1, cipher {cipher}-{mode}")
     } else {
-        format!("LUKS{version}")
+        // LUKS2: a JSON area follows the 4 KiB binary header; its crypt
+        // segment names the cipher ("encryption":"aes-xts-plain64").
+        let json = read(r, 4096, 12 * 1024).or_else(|| read(r, 4096, usize::try_from(r.size().saturating_sub(4096)).unwrap_or(0).min(12 * 1024)));
+        let cipher = json.and_then(|j| {
+            let key = b"\"encryption\":";
+            let at = j.windows(key.len()).position(|w| w == key)? + key.len();
+            let rest = &j[at..];
+            let open = rest.iter().position(|c| *c == b'"')? + 1;
+            let len = rest[open..].iter().take(64).position(|c| *c == b'"')?;
+            Some(String::from_utf8_lossy(&rest[open..open + len]).into_owned())
+        });
+        match cipher {
+            Some(c) => format!("LUKS{version}, cipher {c}"),
+            None => format!("LUKS{version}"),
+        }
     };
     let (l, u) = if version == 2 { (label(&h[24..72]), label(&h[168..208])) } else { (None, label(&h[168..208])) };
     Some(Detected { kind: FsKind::Luks, label: l, uuid: u, detail: Some(detail) })
