@@ -9,6 +9,7 @@
 //! - [`image`]: opens the whole stack for the CLI and the page;
 //! - `web`: the wasm-bindgen API the browser worker calls.
 
+mod bytes;
 pub mod container;
 pub mod error;
 pub mod export;

@@ -31,6 +31,7 @@ use super::detect::open_layer;
 use super::{parents, Disk, Source};
 use crate::error::{Error, Result};
 use crate::read_at::{check_range, read_vec, ReadAt, Reader};
+use crate::bytes::{le32, le64};
 
 const SIGNATURE: u32 = 0xbeda_107f;
 const BLOCK_FREE: u32 = 0xffff_ffff;
@@ -47,13 +48,7 @@ pub fn probe(r: &dyn ReadAt) -> bool {
     r.size() >= 0x200 && r.read_exact_at(0x40, &mut b).is_ok() && u32::from_le_bytes(b) == SIGNATURE
 }
 
-fn le32(b: &[u8], at: usize) -> u32 {
-    b.get(at..at + 4).map_or(0, |s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-}
 
-fn le64(b: &[u8], at: usize) -> u64 {
-    u64::from(le32(b, at)) | (u64::from(le32(b, at + 4)) << 32)
-}
 
 fn uuid_at(b: &[u8], at: usize) -> [u8; 16] {
     let mut u = [0u8; 16];

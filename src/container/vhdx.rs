@@ -38,6 +38,7 @@ use super::vhdx_log::VhdxReplayed;
 use super::{parents, Disk, Source};
 use crate::error::{Error, Result};
 use crate::read_at::{check_range, read_vec, ReadAt, Reader};
+use crate::bytes::{le16, le32, le64};
 
 const KIB: u64 = 1024;
 const MIB: u64 = 1024 * 1024;
@@ -76,17 +77,8 @@ pub fn crc32c(data: &[u8]) -> u32 {
     !c
 }
 
-fn le16(b: &[u8], at: usize) -> u16 {
-    b.get(at..at + 2).map_or(0, |s| u16::from_le_bytes([s[0], s[1]]))
-}
 
-fn le32(b: &[u8], at: usize) -> u32 {
-    b.get(at..at + 4).map_or(0, |s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-}
 
-fn le64(b: &[u8], at: usize) -> u64 {
-    u64::from(le32(b, at)) | (u64::from(le32(b, at + 4)) << 32)
-}
 
 /// A GUID in its on-disk form from its text form (first three fields LE).
 const fn guid(d1: u32, d2: u16, d3: u16, d4: [u8; 8]) -> [u8; 16] {

@@ -26,6 +26,7 @@ use std::collections::BTreeMap;
 use super::vhdx::crc32c;
 use crate::error::{Error, Result};
 use crate::read_at::{check_range, ReadAt, Reader};
+use crate::bytes::{le32, le64};
 
 const SECTOR: u64 = 4096;
 /// Largest log region read into memory.
@@ -33,13 +34,7 @@ pub const MAX_LOG_BYTES: u64 = 64 << 20;
 /// Most 4 KiB sectors the overlay may hold (zero descriptors count too).
 const MAX_OVERLAY_SECTORS: u64 = 1 << 18;
 
-fn le32(b: &[u8], at: usize) -> u32 {
-    b.get(at..at + 4).map_or(0, |s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-}
 
-fn le64(b: &[u8], at: usize) -> u64 {
-    u64::from(le32(b, at)) | (u64::from(le32(b, at + 4)) << 32)
-}
 
 /// One parsed, checked log entry.
 struct LogEntry {

@@ -22,21 +22,12 @@ use std::rc::Rc;
 use super::assemble::{AssembledVolume, Assembly, Candidate};
 use crate::error::{Error, Result};
 use crate::read_at::{check_range, read_vec, ReadAt, Reader, Slice};
+use crate::bytes::{le32, le64};
 
 const MAGIC: u32 = 0xa92b_4efc;
 /// More members than any array mdadm makes (1.x allows 384 roles).
 const MAX_DISKS: u32 = 384;
 
-fn le32(b: &[u8], at: usize) -> u32 {
-    let mut a = [0u8; 4];
-    a.copy_from_slice(&b[at..at + 4]);
-    u32::from_le_bytes(a)
-}
-fn le64(b: &[u8], at: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(a)
-}
 
 /// mdadm's checksum: the sum of the little-endian words (and a last
 /// 16-bit half word), high half folded in; the checksum field counts as 0.

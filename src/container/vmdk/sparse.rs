@@ -24,6 +24,7 @@ use std::cell::RefCell;
 
 use crate::error::{alloc_bytes, Error, Result};
 use crate::read_at::{read_vec, ReadAt, Reader};
+use crate::bytes::{le32, le64};
 
 pub const MAGIC: &[u8; 4] = b"KDMV";
 const SECTOR: u64 = 512;
@@ -56,13 +57,7 @@ pub struct SparseHeader {
 }
 
 #[allow(clippy::arithmetic_side_effects)] // offsets are constants inside a fixed-size structure
-fn le32(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
 #[allow(clippy::arithmetic_side_effects)] // offsets are constants inside a fixed-size structure
-fn le64(b: &[u8], at: usize) -> u64 {
-    u64::from(le32(b, at)) | (u64::from(le32(b, at + 4)) << 32)
-}
 
 impl SparseHeader {
     /// Parses the header; checks only the magic (values are checked in [`SparseExtent::open`]).

@@ -114,12 +114,7 @@ pub(crate) fn read(r: &dyn ReadAt, offset: u64, len: usize) -> Option<Vec<u8>> {
     r.read_exact_at(offset, &mut v).ok().map(|_| v)
 }
 
-pub(crate) fn le16(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
-}
-pub(crate) fn le32(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
+pub(crate) use crate::bytes::{le16, le32};
 
 /// Text of a fixed-size, NUL- or space-padded label field; None when blank.
 pub(crate) fn label(b: &[u8]) -> Option<String> {

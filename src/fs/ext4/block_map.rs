@@ -9,7 +9,7 @@
 
 use std::rc::Rc;
 
-use super::bytes::le32;
+use crate::bytes::le32;
 use super::file_map::Run;
 use crate::error::Result;
 

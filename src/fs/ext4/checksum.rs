@@ -10,7 +10,7 @@
 //! mismatch is a sentence for the caller to report, never fatal: salvage
 //! reads what it can and marks it.
 
-use super::bytes::{le16, le32};
+use crate::bytes::{le16, le32};
 
 /// crc32c update over `data`, with no pre- or post-inversion (the
 /// kernel's `crc32c_le`, as ext4's `ext4_chksum` calls it).
@@ -201,17 +201,17 @@ pub(crate) fn inode_checksum_problem(raw: &[u8], ino: u64, fs_seed: u32) -> Opti
     // Inode numbers are 32-bit on disk; a larger one can't be checked.
     let seed = inode_seed(fs_seed, ino, le32(raw, 0x64))?;
     let mut copy = raw.to_vec();
-    let stored_lo = u32::from(super::bytes::le16(raw, 0x7C));
+    let stored_lo = u32::from(crate::bytes::le16(raw, 0x7C));
     // l_i_checksum_lo at 0x7C.
     for b in copy.get_mut(0x7C..0x7E)? {
         *b = 0;
     }
     // i_checksum_hi at 0x82, when i_extra_isize covers it.
-    let extra = usize::from(super::bytes::le16(raw, 0x80));
+    let extra = usize::from(crate::bytes::le16(raw, 0x80));
     let has_hi = raw.len() > 128 && extra >= 4;
     let mut stored = stored_lo;
     if has_hi {
-        stored |= u32::from(super::bytes::le16(raw, 0x82)) << 16;
+        stored |= u32::from(crate::bytes::le16(raw, 0x82)) << 16;
         for b in copy.get_mut(0x82..0x84)? {
             *b = 0;
         }

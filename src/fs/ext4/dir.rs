@@ -11,7 +11,7 @@
 //! leaves, so their checksums (dx_tail) are checked the right way and their
 //! index entries are never read as names.
 
-use super::bytes::{le16, le32, le8};
+use crate::bytes::{le16, le32, le8};
 use crate::error::{Error, Result};
 use crate::fs::{DirEntry, FileKind};
 

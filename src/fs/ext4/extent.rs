@@ -12,7 +12,7 @@
 
 use std::collections::HashSet;
 
-use super::bytes::{le16, le32, lo_hi};
+use crate::bytes::{le16, le32, lo_hi};
 use crate::error::{Error, Result};
 
 const EXT4_EXT_MAGIC: u16 = 0xF30A;

@@ -9,7 +9,7 @@
 //! from a backup, the table (below s_first_meta_bg) is read from that
 //! backup's group. Checksums (bg_checksum) are checked in `checksum.rs`.
 
-use super::bytes::{le32, lo_hi};
+use crate::bytes::{le32, lo_hi};
 use super::superblock::{Superblock, INCOMPAT_META_BG};
 use crate::error::{Error, Result};
 

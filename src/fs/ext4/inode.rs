@@ -9,7 +9,7 @@
 //! or 0 there and the new 12:20 one in the second (as the kernel's
 //! `ext4_iget` reads them).
 
-use super::bytes::{array, le16, le32, lo_hi};
+use crate::bytes::{array, le16, le32, lo_hi};
 use crate::error::{Error, Result};
 use crate::fs::{FileKind, Timestamp};
 

@@ -145,7 +145,7 @@ impl<'a> JournalFile<'a> {
             // itself is damaged.
             return Err(e);
         };
-        let map = if super::bytes::le16(i_block, 0) == 0xF30A {
+        let map = if crate::bytes::le16(i_block, 0) == 0xF30A {
             let read = |n: u64| fs.read_block(n);
             Mapping::Extents(super::extent::collect_extents(i_block, &read).map_err(|e2| {
                 e2.context(format!("journal inode {ino} is unreadable ({e}), and so is the superblock's backup of its extent tree"))

@@ -43,7 +43,6 @@
 //! inode or directory block it is in.
 
 mod block_map;
-mod bytes;
 mod checksum;
 mod dir;
 mod extent;
@@ -483,7 +482,7 @@ fn find_superblock(reader: &Reader) -> Result<(Superblock, SbJournal, String, Ve
     let primary = read_vec(&**reader, superblock::SUPERBLOCK_OFFSET, superblock::SUPERBLOCK_BYTES)
         .map_err(|e| e.context("reading the ext4 superblock"));
     let hint = match &primary {
-        Ok(b) => [bytes::le32(b, 0x24C), bytes::le32(b, 0x250)],
+        Ok(b) => [crate::bytes::le32(b, 0x24C), crate::bytes::le32(b, 0x250)],
         Err(_) => [0, 0],
     };
     let primary_at = format!("primary at byte {}", superblock::SUPERBLOCK_OFFSET);
@@ -737,7 +736,7 @@ impl FileSystem for Ext4Fs {
             problems.push("contents are encrypted (ext4 encryption) and cannot be read".to_string());
         }
         // Extent tree blocks beyond the inode: walk them for their checksums.
-        let depth = bytes::le16(&inode.i_block, 0x6);
+        let depth = crate::bytes::le16(&inode.i_block, 0x6);
         if inode.has_flag(inode::EXT4_EXTENTS_FL) && !inode.has_flag(inode::EXT4_INLINE_DATA_FL) && depth > 0 && !inode.is_unused() {
             match self.loaded(ino) {
                 Ok(l) => problems.extend(l.problems.iter().cloned()),

@@ -7,7 +7,7 @@
 //! (sparse_super) or in s_backup_bgs (sparse_super2); [`backup_locations`]
 //! lists where to look when the primary is unusable.
 
-use super::bytes::{array, le16, le32, le8, lo_hi};
+use crate::bytes::{array, le16, le32, le8, lo_hi};
 use super::checksum::GdtCsum;
 use crate::error::{Error, Result};
 

@@ -10,7 +10,7 @@
 //! start. A value in another inode (ea_inode, e_value_inum ≠ 0) is returned
 //! as a reference for the caller to read through that inode.
 
-use super::bytes::{le16, le32, le8};
+use crate::bytes::{le16, le32, le8};
 use crate::error::{Error, Result};
 
 const EXT4_XATTR_MAGIC: u32 = 0xEA02_0000;

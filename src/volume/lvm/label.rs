@@ -18,6 +18,7 @@
 
 use crate::error::{alloc_bytes, Error, Result};
 use crate::read_at::{read_vec, ReadAt};
+use crate::bytes::{le32, le64};
 
 const LABEL_ID: &[u8; 8] = b"LABELONE";
 const LABEL_TYPE: &[u8; 8] = b"LVM2 001";
@@ -36,16 +37,6 @@ pub fn calc_crc(initial: u32, buf: &[u8]) -> u32 {
     !h.finalize()
 }
 
-fn le32(b: &[u8], at: usize) -> u32 {
-    let mut a = [0u8; 4];
-    a.copy_from_slice(&b[at..at + 4]);
-    u32::from_le_bytes(a)
-}
-fn le64(b: &[u8], at: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(a)
-}
 
 /// One `{offset, size}` pair of the PV header, in bytes from the PV start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -13,21 +13,12 @@ use std::collections::HashMap;
 
 use crate::error::{Error, Result};
 use crate::read_at::{read_vec, ReadAt, Reader};
+use crate::bytes::{le32, le64};
 
 const MAGIC: u32 = 0x7041_6e53;
 /// Exceptions kept at most (16 bytes each in the file; a map entry here).
 const MAX_EXCEPTIONS: usize = 8 << 20;
 
-fn le32(b: &[u8], at: usize) -> u32 {
-    let mut a = [0u8; 4];
-    a.copy_from_slice(&b[at..at + 4]);
-    u32::from_le_bytes(a)
-}
-fn le64(b: &[u8], at: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(a)
-}
 
 fn err(what: impl std::fmt::Display) -> Error {
     Error::corrupt(format!("snapshot exception store: {what}"))

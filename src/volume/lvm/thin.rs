@@ -20,6 +20,7 @@ use std::collections::HashSet;
 
 use crate::error::{Error, Result};
 use crate::read_at::{read_vec, ReadAt, Reader};
+use crate::bytes::{le32, le64};
 
 const BLOCK: u64 = 4096;
 const MAGIC: u64 = 27_022_010;
@@ -29,16 +30,6 @@ const MAX_DEPTH: usize = 16;
 const MAX_RUNS: usize = 4 << 20;
 const MAX_NODES: usize = 1 << 20;
 
-fn le32(b: &[u8], at: usize) -> u32 {
-    let mut a = [0u8; 4];
-    a.copy_from_slice(&b[at..at + 4]);
-    u32::from_le_bytes(a)
-}
-fn le64(b: &[u8], at: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(a)
-}
 
 /// persistent-data's `dm_bm_checksum`: crc32c without the final inversion, xored.
 fn checksum(block: &[u8], xor: u32) -> u32 {

@@ -1,4 +1,5 @@
-//! Little-endian field readers for on-disk structures.
+//! Little-endian field readers for on-disk structures, shared by every
+//! format that parses them (ext4, volume managers, containers).
 //!
 //! Every `from_bytes` checks its slice length once; these helpers then
 //! read fields by offset and return 0 for bytes past the end instead of
@@ -19,6 +20,12 @@ pub(crate) fn le16(b: &[u8], off: usize) -> u16 {
 pub(crate) fn le32(b: &[u8], off: usize) -> u32 {
     let end = off.saturating_add(4);
     b.get(off..end).and_then(|s| <[u8; 4]>::try_from(s).ok()).map_or(0, u32::from_le_bytes)
+}
+
+/// The little-endian `u64` at `off`, or 0.
+pub(crate) fn le64(b: &[u8], off: usize) -> u64 {
+    let end = off.saturating_add(8);
+    b.get(off..end).and_then(|s| <[u8; 8]>::try_from(s).ok()).map_or(0, u64::from_le_bytes)
 }
 
 /// `lo | hi << 32`.
