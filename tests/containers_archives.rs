@@ -12,7 +12,6 @@
 #![allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::rc::Rc;
@@ -21,34 +20,15 @@ use std::sync::OnceLock;
 use salvage::container::detect::open_disk;
 use salvage::container::gzip::{GzipIndex, GzipIndexBuilder, GzipReader};
 use salvage::container::tar;
-use salvage::container::{Disk, Source};
+use salvage::container::Disk;
 use salvage::image::Image;
-use salvage::read_at::{CacheConfig, ChunkCache, IoStats, ReadAt, Reader};
+use salvage::read_at::{IoStats, ReadAt, Reader};
 use sha2::{Digest, Sha256};
 
 mod common;
-use common::pseudo_random;
+use common::{pseudo_random, sha256_reader, source};
 
 const MIB: u64 = 1 << 20;
-
-struct FileSource(std::fs::File, u64);
-
-impl ReadAt for FileSource {
-    fn size(&self) -> u64 {
-        self.1
-    }
-    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> salvage::Result<()> {
-        salvage::read_at::check_range(offset, buf.len(), self.1)?;
-        self.0.read_exact_at(buf, offset).map_err(|e| salvage::Error::io(e.to_string()))
-    }
-}
-
-fn source(path: &Path, stats: &Rc<IoStats>) -> Source {
-    let f = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let len = f.metadata().unwrap().len();
-    let name = path.file_name().unwrap().to_string_lossy().into_owned();
-    Source { name, reader: Rc::new(ChunkCache::new(FileSource(f, len), CacheConfig::NATIVE, stats.clone())) }
-}
 
 fn open(main: &Path) -> salvage::Result<Disk> {
     let stats = Rc::new(IoStats::default());
@@ -128,19 +108,6 @@ fn fixture() -> Option<&'static Fixture> {
         Some(Fixture { dir, raw })
     })
     .as_ref()
-}
-
-fn sha256_reader(r: &dyn ReadAt) -> String {
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; MIB as usize];
-    let mut pos = 0;
-    while pos < r.size() {
-        let n = (r.size() - pos).min(MIB) as usize;
-        r.read_exact_at(pos, &mut buf[..n]).unwrap_or_else(|e| panic!("reading at {pos:#x}: {e}"));
-        h.update(&buf[..n]);
-        pos += n as u64;
-    }
-    format!("{:x}", h.finalize())
 }
 
 /// The reader equals `expected`: whole hash and 300 random reads.

@@ -12,10 +12,10 @@ use std::rc::Rc;
 use std::sync::OnceLock;
 
 use salvage::container::detect::open_disk;
-use salvage::container::{Disk, Source};
+use salvage::container::Disk;
 use salvage::fs::ext4::Ext4Fs;
 use salvage::image::Image;
-use salvage::read_at::{CacheConfig, ChunkCache, IoStats, ReadAt, Reader, Slice};
+use salvage::read_at::{IoStats, ReadAt, Reader, Slice};
 use sha2::{Digest, Sha256};
 
 mod common;
@@ -34,13 +34,6 @@ fn qemu(args: &[&str], dir: &Path) -> String {
 }
 
 /// A file behind the chunk cache, as the CLI opens it.
-fn source(path: &Path, stats: &Rc<IoStats>) -> Source {
-    let f = std::fs::File::open(path).unwrap();
-    let len = f.metadata().unwrap().len();
-    let cached = ChunkCache::new(FileReader(f, len), CacheConfig::NATIVE, stats.clone());
-    Source { name: path.file_name().unwrap().to_string_lossy().into_owned(), reader: Rc::new(cached) }
-}
-
 fn open(main: &Path, others: &[&Path]) -> salvage::Result<Disk> {
     let stats = Rc::new(IoStats::default());
     open_disk(source(main, &stats), others.iter().map(|p| source(p, &stats)).collect())

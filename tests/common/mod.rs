@@ -1,5 +1,6 @@
-//! Helpers shared by the ext2/3/4 test files: running e2fsprogs, building
-//! images from a known source tree, walking them and comparing.
+//! Helpers shared by the test files: running e2fsprogs, building images
+//! from a known source tree, walking them and comparing; opening image
+//! files as the CLI does and hashing what a reader holds.
 
 #![allow(dead_code, clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
 
@@ -12,7 +13,8 @@ use std::rc::Rc;
 
 use salvage::fs::ext4::Ext4Fs;
 use salvage::fs::{FileKind, FileSystem};
-use salvage::read_at::{ReadAt, Reader};
+use salvage::container::Source;
+use salvage::read_at::{CacheConfig, ChunkCache, IoStats, ReadAt, Reader};
 use sha2::{Digest, Sha256};
 
 pub const TOOLS_PATH: &str = "/usr/sbin:/sbin:/usr/bin:/bin";
@@ -119,6 +121,29 @@ impl ReadAt for FileReader {
         use std::os::unix::fs::FileExt;
         self.0.read_exact_at(buf, offset).map_err(|e| salvage::Error::io(e.to_string()).at_offset(offset))
     }
+}
+
+/// `path` as a [`Source`] named by its file name, behind the native chunk
+/// cache counting into `stats`: how the CLI opens files.
+pub fn source(path: &Path, stats: &Rc<IoStats>) -> Source {
+    let f = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let len = f.metadata().unwrap().len();
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    Source { name, reader: Rc::new(ChunkCache::new(FileReader(f, len), CacheConfig::NATIVE, stats.clone())) }
+}
+
+/// The SHA-256 (hex) of everything `r` holds, read in 1 MiB pieces.
+pub fn sha256_reader(r: &dyn ReadAt) -> String {
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut pos = 0u64;
+    while pos < r.size() {
+        let n = usize::try_from((r.size() - pos).min(1 << 20)).unwrap();
+        r.read_exact_at(pos, &mut buf[..n]).unwrap_or_else(|e| panic!("reading at {pos:#x}: {e}"));
+        h.update(&buf[..n]);
+        pos += n as u64;
+    }
+    format!("{:x}", h.finalize())
 }
 
 pub fn open_image(img: &Path) -> Ext4Fs {
