@@ -471,7 +471,7 @@ fn xz_multi_block_and_multi_stream_read_like_xz() {
         sh(&format!("xz -dc {} > {}", p(&archive), p(&oracle_path)));
         let oracle = std::fs::read(&oracle_path).unwrap();
         let src = source(&archive, &Rc::new(IoStats::default())).reader;
-        let x = salvage::container::xz::XzReader::new(src).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let x = salvage::container::xz::reader(src).unwrap_or_else(|e| panic!("{name}: {e}"));
         check_equals(&x, &oracle, name);
         let disk = open(&archive).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(disk.format, *format, "{name}");
@@ -489,7 +489,7 @@ fn xz_multi_block_and_multi_stream_read_like_xz() {
     bad[data.len() / 3] ^= 0xff;
     bad[data.len() / 3 + 7] ^= 0x5a;
     std::fs::write(fx.dir.join("bad.img.xz"), &bad).unwrap();
-    let x = salvage::container::xz::XzReader::new(source(&fx.dir.join("bad.img.xz"), &Rc::new(IoStats::default())).reader).unwrap();
+    let x = salvage::container::xz::reader(source(&fx.dir.join("bad.img.xz"), &Rc::new(IoStats::default())).reader).unwrap();
     let mut buf = vec![0u8; MIB as usize];
     let errors = (0..48u64).filter(|i| x.read_exact_at(i * MIB, &mut buf).is_err()).count();
     assert!(errors >= 1, "damage went unnoticed");
@@ -539,7 +539,7 @@ fn zstd_frames_read_like_zstd() {
         sh(&format!("zstd -q -d -c {} > {}", p(&archive), p(&oracle_path)));
         let oracle = std::fs::read(&oracle_path).unwrap();
         let src = source(&archive, &Rc::new(IoStats::default())).reader;
-        let (z, _) = salvage::container::zstd::ZstdReader::new(src).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let (z, _) = salvage::container::zstd::reader(src).unwrap_or_else(|e| panic!("{name}: {e}"));
         check_equals(&z, &oracle, name);
         let disk = open(&archive).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(disk.format, *format, "{name}");

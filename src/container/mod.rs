@@ -27,6 +27,7 @@ pub mod detect;
 pub mod gzip;
 pub mod lru;
 pub mod parents;
+pub mod pieces;
 pub mod qcow2;
 pub mod raw;
 pub mod tar;

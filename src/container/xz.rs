@@ -19,10 +19,10 @@
 
 use std::rc::Rc;
 
-use super::lru::Lru;
+use super::pieces::{Piece, PieceReader};
 use super::{Disk, Source};
 use crate::error::{alloc_bytes, Error, Result};
-use crate::read_at::{check_range, read_vec, ReadAt, Reader};
+use crate::read_at::{read_vec, ReadAt, Reader};
 
 /// Largest block decoded (for a single-block file, the whole file).
 pub const MAX_BLOCK_BYTES: u64 = 256 << 20;
@@ -241,60 +241,36 @@ impl std::io::Write for Limited {
     }
 }
 
-pub struct XzReader {
-    src: Reader,
-    blocks: Vec<XzBlock>,
-    size: u64,
-    cache: Lru<Vec<u8>>,
-}
+/// The decompressed xz file, block by block.
+pub type XzReader = PieceReader<XzBlock>;
 
-impl XzReader {
-    /// Maps `src`; refuses blocks too large to decode for one read.
-    pub fn new(src: Reader) -> Result<Self> {
-        let blocks = blocks(&*src)?;
-        let size = blocks.last().map_or(0, |b| b.out.saturating_add(b.out_bytes));
-        if let Some(big) = blocks.iter().find(|b| b.out_bytes > MAX_BLOCK_BYTES) {
-            let what = if blocks.len() == 1 { "is one xz block".to_string() } else { format!("has an xz block of {}", super::human_size(big.out_bytes)) };
-            return Err(Error::unsupported(format!(
-                "this file {what} of {} in all: xz can only read a block from its start, so it can't be opened in place — extract it first (`xz -dk`), or recompress with `xz -T0 --block-size=16MiB` for random access",
-                super::human_size(size)
-            )));
-        }
-        // Keep about 128 MiB of decoded blocks, at least one.
-        let largest = blocks.iter().map(|b| b.out_bytes).max().unwrap_or(1).max(1);
-        let keep = usize::try_from((128 << 20) / largest).unwrap_or(BLOCK_CACHE).clamp(1, BLOCK_CACHE);
-        Ok(Self { src, blocks, size, cache: Lru::new(keep) })
+impl Piece for XzBlock {
+    fn out(&self) -> u64 {
+        self.out
+    }
+    fn out_bytes(&self) -> u64 {
+        self.out_bytes
     }
 }
 
-impl ReadAt for XzReader {
-    fn size(&self) -> u64 {
-        self.size
+/// Maps `src`; refuses blocks too large to decode for one read.
+pub fn reader(src: Reader) -> Result<XzReader> {
+    let blocks = blocks(&*src)?;
+    let size = blocks.last().map_or(0, |b| b.out.saturating_add(b.out_bytes));
+    if let Some(big) = blocks.iter().find(|b| b.out_bytes > MAX_BLOCK_BYTES) {
+        let what = if blocks.len() == 1 { "is one xz block".to_string() } else { format!("has an xz block of {}", super::human_size(big.out_bytes)) };
+        return Err(Error::unsupported(format!(
+            "this file {what} of {} in all: xz can only read a block from its start, so it can't be opened in place — extract it first (`xz -dk`), or recompress with `xz -T0 --block-size=16MiB` for random access",
+            super::human_size(size)
+        )));
     }
-    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
-        check_range(offset, buf.len(), self.size)?;
-        let mut done = 0usize;
-        while done < buf.len() {
-            let pos = offset.saturating_add(done as u64);
-            let i = self.blocks.partition_point(|b| b.out <= pos).saturating_sub(1);
-            let b = self.blocks[i];
-            let data = self.cache.get_or_load(i as u64, || decode_block(&*self.src, &b))?;
-            let within = usize::try_from(pos - b.out).unwrap_or(usize::MAX);
-            let n = data.len().saturating_sub(within).min(buf.len() - done);
-            if n == 0 {
-                return Err(Error::corrupt("an xz block is shorter than its index says").at_offset(pos));
-            }
-            buf[done..done + n].copy_from_slice(&data[within..within + n]);
-            done += n;
-        }
-        Ok(())
-    }
+    Ok(PieceReader::new(src, blocks, decode_block, "an xz block", BLOCK_CACHE))
 }
 
 pub fn open(main: Source, others: Vec<Source>, options: &super::DiskOptions, depth: usize) -> Result<Disk> {
     super::check_nesting(&main, depth)?;
-    let x = XzReader::new(main.reader.clone()).map_err(|e| e.context(main.name.clone()))?;
-    let detail = format!("{} blocks, {} compressed, {} decompressed", x.blocks.len(), super::human_size(main.reader.size()), super::human_size(x.size));
+    let x = reader(main.reader.clone()).map_err(|e| e.context(main.name.clone()))?;
+    let detail = format!("{} blocks, {} compressed, {} decompressed", x.pieces().len(), super::human_size(main.reader.size()), super::human_size(x.size()));
     let name = main.name.strip_suffix(".xz").or(main.name.strip_suffix(".txz")).unwrap_or(&main.name).to_string();
     let inner = Source { name, reader: Rc::new(x) };
     let mut disk = super::detect::open_layer_with(inner, others, options, depth.saturating_add(1))?;
@@ -307,7 +283,7 @@ pub fn open(main: Source, others: Vec<Source>, options: &super::DiskOptions, dep
 #[doc(hidden)]
 pub fn fuzz(data: &[u8]) {
     let src: Reader = Rc::new(crate::read_at::MemReader::new(data.to_vec()));
-    if let Ok(x) = XzReader::new(src) {
+    if let Ok(x) = reader(src) {
         let disk = Disk { format: "fuzz".into(), reader: Rc::new(x), parts: Vec::new(), notes: Vec::new(), details: Vec::new() };
         let size = disk.reader.size();
         super::fuzz_reads(&disk, 4096, &[0, size / 2, size.saturating_sub(4096)]);

@@ -18,10 +18,10 @@
 
 use std::rc::Rc;
 
-use super::lru::Lru;
+use super::pieces::{Piece, PieceReader};
 use super::{Disk, Source};
 use crate::error::{alloc_bytes, Error, Result};
-use crate::read_at::{check_range, read_vec, ReadAt, Reader};
+use crate::read_at::{read_vec, ReadAt, Reader};
 
 /// Largest frame decoded for a read.
 pub const MAX_FRAME_BYTES: u64 = 256 << 20;
@@ -221,71 +221,46 @@ pub fn frames(r: &dyn ReadAt) -> Result<(Vec<ZstdFrame>, bool)> {
     Ok((frames, false))
 }
 
-pub struct ZstdReader {
-    src: Reader,
-    frames: Vec<ZstdFrame>,
-    size: u64,
-    cache: Lru<Vec<u8>>,
-}
+/// The decompressed zstd file, frame by frame.
+pub type ZstdReader = PieceReader<ZstdFrame>;
 
-impl ZstdReader {
-    pub fn new(src: Reader) -> Result<(Self, bool)> {
-        let (frames, seekable) = frames(&*src)?;
-        let size = frames.last().map_or(0, |f| f.out.saturating_add(f.out_bytes));
-        if let Some(big) = frames.iter().find(|f| f.out_bytes > MAX_FRAME_BYTES) {
-            let what = if frames.len() == 1 { "is one zstd frame".to_string() } else { format!("has a zstd frame of {}", super::human_size(big.out_bytes)) };
-            return Err(Error::unsupported(format!(
-                "this file {what} of {} in all: a zstd frame can only be read from its start, so it can't be opened in place — extract it first (`zstd -d`), or compress in frames (`pzstd`, or the seekable format) for random access",
-                super::human_size(size)
-            )));
-        }
-        // Keep about 128 MiB of decoded frames, at least one.
-        let largest = frames.iter().map(|f| f.out_bytes).max().unwrap_or(1).max(1);
-        let keep = usize::try_from((128 << 20) / largest).unwrap_or(FRAME_CACHE).clamp(1, FRAME_CACHE);
-        Ok((Self { src, frames, size, cache: Lru::new(keep) }, seekable))
+impl Piece for ZstdFrame {
+    fn out(&self) -> u64 {
+        self.out
+    }
+    fn out_bytes(&self) -> u64 {
+        self.out_bytes
     }
 }
 
-impl ReadAt for ZstdReader {
-    fn size(&self) -> u64 {
-        self.size
+fn decode_frame(r: &dyn ReadAt, f: &ZstdFrame) -> Result<Vec<u8>> {
+    decode(r, f.offset, f.bytes, f.out_bytes)
+}
+
+/// Maps `src`, and whether it is in the seekable format; refuses frames
+/// too large to decode for one read.
+pub fn reader(src: Reader) -> Result<(ZstdReader, bool)> {
+    let (frames, seekable) = frames(&*src)?;
+    let size = frames.last().map_or(0, |f| f.out.saturating_add(f.out_bytes));
+    if let Some(big) = frames.iter().find(|f| f.out_bytes > MAX_FRAME_BYTES) {
+        let what = if frames.len() == 1 { "is one zstd frame".to_string() } else { format!("has a zstd frame of {}", super::human_size(big.out_bytes)) };
+        return Err(Error::unsupported(format!(
+            "this file {what} of {} in all: a zstd frame can only be read from its start, so it can't be opened in place — extract it first (`zstd -d`), or compress in frames (`pzstd`, or the seekable format) for random access",
+            super::human_size(size)
+        )));
     }
-    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
-        check_range(offset, buf.len(), self.size)?;
-        let mut done = 0usize;
-        while done < buf.len() {
-            let pos = offset.saturating_add(done as u64);
-            // The frame holding pos (empty frames skipped by partition_point).
-            let i = self.frames.partition_point(|f| f.out.saturating_add(f.out_bytes) <= pos);
-            let f = *self.frames.get(i).ok_or_else(|| Error::corrupt("no zstd frame holds this byte").at_offset(pos))?;
-            let data = self.cache.get_or_load(i as u64, || {
-                let d = decode(&*self.src, f.offset, f.bytes, f.out_bytes)?;
-                if d.len() as u64 != f.out_bytes {
-                    return Err(Error::corrupt(format!("a zstd frame gives {} bytes, {} expected", d.len(), f.out_bytes)).at_offset(f.offset));
-                }
-                Ok(d)
-            })?;
-            let within = usize::try_from(pos - f.out).unwrap_or(usize::MAX);
-            let n = data.len().saturating_sub(within).min(buf.len() - done);
-            if n == 0 {
-                return Err(Error::corrupt("a zstd frame is shorter than expected").at_offset(pos));
-            }
-            buf[done..done + n].copy_from_slice(&data[within..within + n]);
-            done += n;
-        }
-        Ok(())
-    }
+    Ok((PieceReader::new(src, frames, decode_frame, "a zstd frame", FRAME_CACHE), seekable))
 }
 
 pub fn open(main: Source, others: Vec<Source>, options: &super::DiskOptions, depth: usize) -> Result<Disk> {
     super::check_nesting(&main, depth)?;
-    let (z, seekable) = ZstdReader::new(main.reader.clone()).map_err(|e| e.context(main.name.clone()))?;
+    let (z, seekable) = reader(main.reader.clone()).map_err(|e| e.context(main.name.clone()))?;
     let detail = format!(
         "{} frames{}, {} compressed, {} decompressed",
-        z.frames.len(),
+        z.pieces().len(),
         if seekable { " (seekable format)" } else { "" },
         super::human_size(main.reader.size()),
-        super::human_size(z.size)
+        super::human_size(z.size())
     );
     let name = main.name.strip_suffix(".zst").or(main.name.strip_suffix(".tzst")).unwrap_or(&main.name).to_string();
     let inner = Source { name, reader: Rc::new(z) };
@@ -299,7 +274,7 @@ pub fn open(main: Source, others: Vec<Source>, options: &super::DiskOptions, dep
 #[doc(hidden)]
 pub fn fuzz(data: &[u8]) {
     let src: Reader = Rc::new(crate::read_at::MemReader::new(data.to_vec()));
-    if let Ok((z, _)) = ZstdReader::new(src) {
+    if let Ok((z, _)) = reader(src) {
         let disk = Disk { format: "fuzz".into(), reader: Rc::new(z), parts: Vec::new(), notes: Vec::new(), details: Vec::new() };
         let size = disk.reader.size();
         super::fuzz_reads(&disk, 4096, &[0, size / 2, size.saturating_sub(4096)]);
@@ -321,7 +296,7 @@ mod tests {
         f.extend_from_slice(b"hello");
         let mut two = f.clone();
         two.extend_from_slice(&f);
-        let (z, seekable) = ZstdReader::new(Rc::new(MemReader::new(two.clone()))).unwrap();
+        let (z, seekable) = reader(Rc::new(MemReader::new(two.clone()))).unwrap();
         assert!(!seekable);
         let mut b = [0u8; 10];
         z.read_exact_at(0, &mut b).unwrap();
@@ -337,7 +312,7 @@ mod tests {
         two.extend_from_slice(&2u32.to_le_bytes());
         two.push(0);
         two.extend_from_slice(&SEEKABLE_MAGIC.to_le_bytes());
-        let (z, seekable) = ZstdReader::new(Rc::new(MemReader::new(two))).unwrap();
+        let (z, seekable) = reader(Rc::new(MemReader::new(two))).unwrap();
         assert!(seekable);
         z.read_exact_at(0, &mut b).unwrap();
         assert_eq!(&b, b"hellohello");
