@@ -23,10 +23,11 @@
 //   flush                      → {digests}: every one still to come
 //   reset                      forget unfinished files (an export stopped)
 
+import { loadEngine } from './engine.js';
+
 const WEBCRYPTO_MAX_BYTES = 128 * 1024 * 1024;
 const subtle = self.crypto && self.crypto.subtle;
 
-let wasmReady = null;
 // entry index → {stream: Sha256Stream} or {whole: true, at}
 const states = new Map();
 // The bytes of the file being collected for WebCrypto: the export writes
@@ -53,20 +54,6 @@ function takeDone() {
   return out;
 }
 
-function loadWasm() {
-  if (!wasmReady) {
-    wasmReady = (async () => {
-      const mod = await import('./pkg/salvage.js');
-      const { wasmBase64 } = await import('./pkg/salvage_bg_wasm.js');
-      const bytes = Uint8Array.from(atob(wasmBase64), (c) => c.charCodeAt(0));
-      await mod.default({ module_or_path: bytes });
-      return mod;
-    })();
-    wasmReady.catch(() => { wasmReady = null; });
-  }
-  return wasmReady;
-}
-
 function reset() {
   for (const s of states.values()) if (s.stream) s.stream.free();
   states.clear();
@@ -80,7 +67,7 @@ const bytesOf = (digest) => new Uint8Array(digest);
 async function run(msg) {
   switch (msg.op) {
     case 'start':
-      if (!subtle) await loadWasm();
+      if (!subtle) await loadEngine();
       return [{}, []];
     case 'hash': {
       const bytes = new Uint8Array(msg.buffer);
@@ -100,7 +87,7 @@ async function run(msg) {
             if (!whole || whole.length < size) whole = new Uint8Array(size);
             s = { whole: true, at: 0, size };
           } else {
-            s = { stream: new (await loadWasm()).Sha256Stream() };
+            s = { stream: new (await loadEngine()).Sha256Stream() };
           }
           states.set(entry, s);
         }

@@ -9,24 +9,9 @@ import './worker-guard.js'; // first: crash handling, workers under the page's p
 import * as P from './protocol.js';
 import { cleanStale, probeStorage } from './sink.js';
 import { save, cancel, Cancelled } from './jobs.js';
+import { loadEngine } from './engine.js';
 
-let wasmReady = null; // cached promise of the module's exports
 let session = null;
-
-function loadWasm() {
-  if (!wasmReady) {
-    wasmReady = (async () => {
-      const mod = await import('./pkg/salvage.js');
-      const { wasmBase64 } = await import('./pkg/salvage_bg_wasm.js');
-      const bytes = Uint8Array.from(atob(wasmBase64), (c) => c.charCodeAt(0));
-      await mod.default({ module_or_path: bytes });
-      return mod;
-    })();
-    // A failed start should be retried on the next request, not cached.
-    wasmReady.catch(() => { wasmReady = null; });
-  }
-  return wasmReady;
-}
 
 let storageProbe = null;
 
@@ -65,7 +50,7 @@ function baseName(path) {
 
 const handlers = {
   async [P.OPEN](msg) {
-    const wasm = await loadWasm();
+    const wasm = await loadEngine();
     const files = Array.from(msg.files || []);
     if (files.length === 0) throw new Error('No file was chosen.');
     const next = wasm.Session.open(files);
@@ -131,7 +116,7 @@ const handlers = {
   },
 
   async [P.VERSION]() {
-    return (await loadWasm()).version();
+    return (await loadEngine()).version();
   },
 
   async [P.STATS]() {

@@ -96,7 +96,7 @@ test('errors: a panic with nothing open, and an uncaught error in the worker, re
   }
 });
 
-test('errors: a file that wraps a disk image says what it is and what to do', { skip: missingFixture('gpt.img') || false }, async () => {
+test('errors: a wrapped disk image opens in place if Salvage reads the wrapper, else says what it is and what to do', { skip: missingFixture('gpt.img') || false }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'salvage-e2e-wrapped-'));
   const app = await launchPage(`${server.origin}/`);
   const { page, errors } = app;
@@ -106,11 +106,20 @@ test('errors: a file that wraps a disk image says what it is and what to do', { 
     writeFileSync(join(dir, 'disk.img.gz'), gzipSync(disk, { level: 1 }));
     execFileSync('python3', ['-c', 'import sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], "w") as z: z.write(sys.argv[2], "disk.img")',
       join(dir, 'disk.zip'), join(dir, 'disk.img')]);
+    execFileSync('python3', ['-c', 'import sys, bz2\nopen(sys.argv[1], "wb").write(bz2.compress(open(sys.argv[2], "rb").read()))',
+      join(dir, 'disk.img.bz2'), join(dir, 'disk.img')]);
     execFileSync('tar', ['-cf', join(dir, 'disk.tar'), '-C', dir, 'disk.img']);
+    // gzip and tar are read in place (issue 9): the GPT inside is found.
+    for (const name of ['disk.img.gz', 'disk.tar']) {
+      await page.evaluate(() => { document.getElementById('status').className = 'status'; });
+      await pickImage(page, [join(dir, name)]);
+      const text = await statusText(page);
+      console.log(`${name}:`, text);
+      assert.ok(text.startsWith(`Opened ${name}: 3 volumes`), text);
+    }
     const cases = [
-      ['disk.img.gz', 'a gzip-compressed file'],
       ['disk.zip', 'a zip archive'],
-      ['disk.tar', 'a tar archive'],
+      ['disk.img.bz2', 'a bzip2-compressed file'],
     ];
     for (const [name, what] of cases) {
       await page.evaluate(() => { document.getElementById('status').className = 'status'; });
