@@ -159,17 +159,17 @@ impl Image {
 
     /// [`Image::open`] with options.
     pub fn open_with(main: Source, others: Vec<Source>, stats: Rc<IoStats>, options: OpenOptions) -> Result<Image> {
+        // A file that can't be read at all (no permission; a browser that
+        // refuses a page opened from file:// to read picked files) fails
+        // here in plain words, rather than looking like a disk without
+        // partitions because every probe of it came back empty.
+        let mut first = vec![0; usize::try_from(main.reader.size().min(4096)).unwrap_or(4096)];
+        main.reader.read_exact_at(0, &mut first).map_err(|e| Error::io(format!("the image can't be read: {}", e.message())))?;
         let companions = others.clone();
         let mut disk = open_disk_with(main, others, &options.disk)?;
         if disk.reader.size() == 0 {
             return Err(Error::invalid("the file is empty"));
         }
-        // A file that can't be read at all (no permission; a browser that
-        // refuses a page opened from file:// to read picked files) fails
-        // here in plain words, rather than looking like a disk without
-        // partitions because every probe below came back empty.
-        let mut first = vec![0; usize::try_from(disk.reader.size().min(4096)).unwrap_or(4096)];
-        disk.reader.read_exact_at(0, &mut first).map_err(|e| Error::io(format!("the image can't be read: {}", e.message())))?;
         let table = read_table(&*disk.reader);
         let mut volumes = Vec::new();
         let mut readers = HashMap::new();

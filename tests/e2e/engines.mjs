@@ -172,7 +172,16 @@ export async function waitForDownload(dir, { name = null, timeout = 60_000 } = {
   }
 }
 
-/** Waits until `fn` (run in the page, returning a value) is truthy; returns it. */
-export async function waitInPage(driver, fn, args = [], timeout = 30_000) {
-  return driver.wait(async () => driver.executeScript(`return (${fn})(...arguments)`, ...args), timeout);
+/**
+ * Waits until `fn` (run in the page, returning a value) is truthy; returns
+ * it. On timeout the error names what was awaited and the page's status
+ * line, so a failure in CI says where the page stood.
+ */
+export async function waitInPage(driver, fn, args = [], timeout = 60_000) {
+  try {
+    return await driver.wait(async () => driver.executeScript(`return (${fn})(...arguments)`, ...args), timeout);
+  } catch (e) {
+    const status = await driver.executeScript('return document.getElementById("status")?.textContent || ""').catch(() => '?');
+    throw new Error(`waited ${timeout} ms for ${String(fn).slice(0, 160)} (${JSON.stringify(args)}); the page's status: "${status}"; ${e.message}`);
+  }
 }

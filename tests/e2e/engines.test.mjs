@@ -36,7 +36,7 @@ function zipCheck(zip) {
 
 async function ready(driver, url) {
   await driver.get(url);
-  await waitInPage(driver, () => document.documentElement.dataset.ready === 'true', [], 30_000);
+  await waitInPage(driver, () => document.documentElement.dataset.ready === 'true', [], 60_000);
 }
 
 async function status(driver) {
