@@ -317,11 +317,7 @@ impl Image {
 
     /// Builds the listed record of `inode` at `path` (raw bytes).
     pub fn entry(&self, fs: &dyn FileSystem, path: &[u8], inode: u64) -> Entry {
-        let name = path.rsplit(|b| *b == b'/').next().unwrap_or(b"");
-        match fs.stat(inode) {
-            Ok(m) => entry_from(fs, path, name, &m),
-            Err(e) => Entry::unreadable(escape(path), escape(name), inode, format!("can't read this entry's inode: {e}")),
-        }
+        entry_at(fs, path, path.rsplit(|b| *b == b'/').next().unwrap_or(b""), inode)
     }
 
     /// Lists directory `path` (raw bytes) of a filesystem, sorted by name.
@@ -337,16 +333,7 @@ impl Image {
         for item in fs.read_dir(dir)? {
             match item {
                 Ok(d) => out.push(self.entry(fs, &join(path, &d.name), d.inode)),
-                // A checksum mismatch whose entries are listed anyway: one note for the block.
-                Err(e) if e.message().ends_with(LISTED_ANYWAY) => {
-                    out.push(Entry::unreadable(escape(path), String::new(), 0, format!("in this directory: {e}")))
-                }
-                Err(e) => out.push(Entry::unreadable(
-                    escape(path),
-                    String::new(),
-                    0,
-                    format!("part of this directory can't be read: {e}"),
-                )),
+                Err(e) => out.push(Entry::unreadable(escape(path), String::new(), 0, dir_problem(&e))),
             }
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -450,6 +437,25 @@ impl Image {
             xattrs,
             problems,
         })
+    }
+}
+
+/// The record of `inode`, found in a folder as `name` at `path`; an
+/// unreadable inode gives a placeholder saying so.
+fn entry_at(fs: &dyn FileSystem, path: &[u8], name: &[u8], inode: u64) -> Entry {
+    match fs.stat(inode) {
+        Ok(m) => entry_from(fs, path, name, &m),
+        Err(e) => Entry::unreadable(escape(path), escape(name), inode, format!("can't read this entry's inode: {e}")),
+    }
+}
+
+/// The sentence for a part of a directory that could not be listed.
+fn dir_problem(e: &Error) -> String {
+    // A checksum mismatch whose entries are listed anyway: one note for the block.
+    if e.message().ends_with(LISTED_ANYWAY) {
+        format!("in this directory: {e}")
+    } else {
+        format!("part of this directory can't be read: {e}")
     }
 }
 

@@ -12,10 +12,10 @@
 use std::collections::HashSet;
 
 use crate::error::{Error, Result};
-use crate::fs::{FileKind, FileSystem, LISTED_ANYWAY};
+use crate::fs::{FileKind, FileSystem};
 use crate::path::{escape, join};
 
-use super::{entry_from, Entry};
+use super::{dir_problem, entry_at, Entry};
 
 /// Deepest folder the walks enter (PATH_MAX allows ~2048 levels).
 const MAX_DEPTH: usize = 2048;
@@ -47,8 +47,7 @@ impl DirPages {
         for item in fs.read_dir(dir)? {
             items.push(match item {
                 Ok(d) => Item::Named { escaped: escape(&d.name), raw: d.name, inode: d.inode },
-                Err(e) if e.message().ends_with(LISTED_ANYWAY) => Item::Problem(format!("in this directory: {e}")),
-                Err(e) => Item::Problem(format!("part of this directory can't be read: {e}")),
+                Err(e) => Item::Problem(dir_problem(&e)),
             });
         }
         // Problems have no name and sort first, as in Image::list.
@@ -76,13 +75,7 @@ impl DirPages {
         slice
             .iter()
             .map(|item| match item {
-                Item::Named { escaped, raw, inode } => {
-                    let path = join(&self.path, raw);
-                    match fs.stat(*inode) {
-                        Ok(m) => entry_from(fs, &path, raw, &m),
-                        Err(e) => Entry::unreadable(escape(&path), escaped.clone(), *inode, format!("can't read this entry's inode: {e}")),
-                    }
-                }
+                Item::Named { raw, inode, .. } => entry_at(fs, &join(&self.path, raw), raw, *inode),
                 Item::Problem(p) => Entry::unreadable(escape(&self.path), String::new(), 0, p.clone()),
             })
             .collect()
@@ -379,10 +372,7 @@ impl NameSearch {
                         break;
                     }
                     self.hits = self.hits.saturating_add(1);
-                    out.push(match fs.stat(d.inode) {
-                        Ok(m) => entry_from(fs, &path, &d.name, &m),
-                        Err(e) => Entry::unreadable(escape(&path), escape(&d.name), d.inode, format!("can't read this entry's inode: {e}")),
-                    });
+                    out.push(entry_at(fs, &path, &d.name, d.inode));
                 }
             }
         }
