@@ -11,7 +11,6 @@ export const PROTOCOL_VERSION = 1;
 // Requests (page → worker).
 export const OPEN = 'open';         // {files: File[]} → info record
 export const INFO = 'info';         // {} → info record
-export const LIST = 'list';         // {volume, path} → entry records
 export const DOWNLOAD = 'download'; // {volume, path, sink} → saved record (see EXPORT)
 export const EXPORT = 'export';     // {volume, paths, name, sink, options} → saved record
 export const CANCEL = 'cancel';     // {target: id of a running DOWNLOAD/EXPORT} → true; handled at once
@@ -38,7 +37,7 @@ export const ERROR = 'error';       // {message}: a sentence for the user
 export const PROGRESS = 'progress'; // {done, total} in bytes, and for DOWNLOAD/EXPORT:
 //   {phase, files_done, files_total, current, rate (bytes/s or null), eta (s or null)}
 
-export const REQUEST_TYPES = [OPEN, INFO, LIST, DOWNLOAD, EXPORT, CANCEL, STORAGE, STATS, VERSION,
+export const REQUEST_TYPES = [OPEN, INFO, DOWNLOAD, EXPORT, CANCEL, STORAGE, STATS, VERSION,
   LIST_OPEN, SEARCH, SIZES, STEP, END, READ, STAT, INVENTORY];
 
 // Records of the browsing jobs (see src/web/browse.rs):

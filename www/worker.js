@@ -64,10 +64,6 @@ const handlers = {
     return needSession().info();
   },
 
-  async [P.LIST](msg) {
-    return needSession().list(msg.volume, msg.path);
-  },
-
   async [P.LIST_OPEN](msg) {
     const listing = needSession().list_open(msg.volume, msg.path);
     return { job: keepJob(listing), total: listing.total() };

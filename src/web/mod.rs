@@ -87,13 +87,6 @@ impl Session {
         to_js(&self.image.info())
     }
 
-    /// The entries of directory `path` on volume `volume`, sorted by name.
-    pub fn list(&self, volume: u32, path: &str) -> Result<JsValue, JsError> {
-        let fs = self.image.filesystem(volume).map_err(js_err)?;
-        let entries = self.image.list(&*fs, &unescape(path)).map_err(js_err)?;
-        to_js(&entries)
-    }
-
     /// One entry's record.
     pub fn stat(&self, volume: u32, path: &str) -> Result<JsValue, JsError> {
         let fs = self.image.filesystem(volume).map_err(js_err)?;
